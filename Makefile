@@ -1,0 +1,44 @@
+# make release: set up (.venv, packages, data), run the instructor notebooks, generate release/
+# make test:    the whole test suite (set-up included)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ASSIGNMENTS := $(notdir $(wildcard source/*))
+
+# CPU-only TensorFlow where there is no NVIDIA GPU (a much smaller download).
+TF_PACKAGE ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo tensorflow || echo tensorflow-cpu)
+TF_RANGE := >=2.16,<2.22
+
+# Tests train for LAB_EPOCHS epochs to stay short; students and `make release` train for the
+# lab's 10. `make test LAB_EPOCHS=10` runs the tests on the full lab.
+LAB_EPOCHS ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: setup data release test grade-check clean
+
+setup: $(BIN)/.installed data
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TF_PACKAGE)$(TF_RANGE)" -e ".[course]"
+	touch $@
+
+# Debian's package where we may install it; otherwise Keras downloads the data on first use.
+data: $(BIN)/.installed
+	@if [ ! -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist; }; \
+	fi
+	$(BIN)/python -m course_utils.data
+
+release: setup
+	$(BIN)/python tools/release.py $(ASSIGNMENTS)
+
+test: setup
+	LAB_EPOCHS=$(LAB_EPOCHS) MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+	  tests source $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) gradebook.db submitted autograded feedback .pytest_cache

@@ -1,0 +1,85 @@
+"""Instructor-side helpers around nbgrader: validate notebooks, generate releases, inspect them.
+
+Each helper runs the real nbgrader command line in a course folder (the folder that holds
+`nbgrader_config.py`) and reads its output, since `nbgrader validate` exits 0 whether or not
+the tests pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+PASSED = "Success! Your notebook passes all the tests."
+INVERT_PASSED = "Success! The notebook does not pass any tests."
+SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def nbgrader(args: list[str], course: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in `course` with this interpreter's environment."""
+    exe = Path(sys.executable).with_name("nbgrader")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
+    return subprocess.run(
+        command + args,
+        cwd=course,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Validation:
+    passed: bool
+    output: str
+
+
+def validate(notebook: Path, course: Path, invert: bool = False) -> Validation:
+    """Run ``nbgrader validate`` (optionally ``--invert``) and read its verdict.
+
+    With ``invert=False`` `passed` means every test passed; with ``invert=True`` it means no
+    test passed (what an untouched student version should show).
+    """
+    done = nbgrader(["validate", str(notebook)] + (["--invert"] if invert else []), course)
+    output = done.stdout + done.stderr
+    return Validation((INVERT_PASSED if invert else PASSED) in output, output)
+
+
+def generate(assignment: str, course: Path) -> Path:
+    """Run ``nbgrader generate_assignment`` and return the release folder."""
+    done = nbgrader(["generate_assignment", assignment, "--force"], course)
+    if done.returncode != 0:
+        raise RuntimeError(f"generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
+    return course / "release" / assignment
+
+
+def solution_lines(notebook: Path) -> set[str]:
+    """Every non-trivial line inside the solution and hidden-test regions of `notebook`."""
+    nb = nbformat.read(notebook, as_version=4)
+    lines = set()
+    for cell in nb.cells:
+        for block in SOLUTION_BLOCK.findall(cell.source) + HIDDEN_BLOCK.findall(cell.source):
+            lines.update(line.strip() for line in block.splitlines())
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            lines.update(line.strip() for line in cell.source.splitlines())
+    return {line for line in lines if len(line) > 3 and not line.startswith("#")} - {
+        "YOUR ANSWER HERE", "return model", ")", "]", "],", "),"
+    }
+
+
+def outputs_of(notebook: Path) -> list[int]:
+    """Indices of the cells of `notebook` that carry outputs or execution counts."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [
+        i for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]

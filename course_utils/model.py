@@ -1,0 +1,75 @@
+"""The lab's convolutional network: builder, compile settings and parameter count."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from course_utils.data import NUM_CLASSES
+
+INPUT_SHAPE = (28, 28, 1)
+LEARNING_RATE = 0.001
+BATCH_SIZE = 64
+EPOCHS = 10
+VALIDATION_SPLIT = 0.1
+
+
+def build_model(num_filters: int = 4, num_classes: int = NUM_CLASSES) -> keras.Sequential:
+    """Build the lab's network, uncompiled.
+
+    Input(28, 28, 1) -> [Conv2D 3x3 same -> BatchNorm -> ReLU] -> MaxPool 2x2/2
+    -> [Conv2D 3x3 same -> BatchNorm -> ReLU] -> Flatten -> Dense -> Softmax.
+
+    Args:
+        num_filters: filters in each convolutional layer (the lab starts at 4).
+        num_classes: width of the output layer.
+
+    Returns:
+        A `keras.Sequential` model with `count_parameters(num_filters)` parameters.
+    """
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE),
+            layers.Conv2D(num_filters, kernel_size=(3, 3), padding="same"),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2), padding="same"),
+            layers.Conv2D(num_filters, kernel_size=(3, 3), padding="same"),
+            layers.BatchNormalization(),
+            layers.Activation("relu"),
+            layers.Flatten(),
+            layers.Dense(num_classes),
+            layers.Softmax(),
+        ],
+        name="lab3_cnn",
+    )
+
+
+def compile_model(model: keras.Model, learning_rate: float = LEARNING_RATE) -> keras.Model:
+    """Compile `model` as the lab does: Adam, categorical cross-entropy, accuracy.
+
+    Returns:
+        The same model, compiled.
+    """
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def count_parameters(num_filters: int, num_classes: int = NUM_CLASSES) -> int:
+    """Closed-form parameter count of `build_model(num_filters, num_classes)`.
+
+    Per layer, with f = num_filters: Conv2D 1->f has 9f weights + f biases; each
+    BatchNorm has 4f (gamma, beta trainable; moving mean and variance not); Conv2D
+    f->f has 9f^2 + f; after pooling 28x28 becomes 14x14, so Dense sees 196f inputs
+    and has 196f * num_classes weights + num_classes biases.
+    """
+    f = num_filters
+    conv1 = 9 * f + f
+    conv2 = 9 * f * f + f
+    batch_norms = 2 * 4 * f
+    dense = 14 * 14 * f * num_classes + num_classes
+    return conv1 + conv2 + batch_norms + dense
