@@ -12,6 +12,9 @@ TF_RANGE := >=2.16,<2.22
 # Tests train for LAB_EPOCHS epochs to stay short; students and `make release` train for the
 # lab's 10. `make test LAB_EPOCHS=10` runs the tests on the full lab.
 LAB_EPOCHS ?= 1
+
+# nbgrader runs helper programs (alembic, jupyter) from PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 
 .PHONY: setup data release test grade-check clean

@@ -24,12 +24,14 @@ HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", 
 
 def nbgrader(args: list[str], course: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in `course` with this interpreter's environment."""
-    exe = Path(sys.executable).with_name("nbgrader")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
+    bin_dir = Path(sys.executable).parent
+    command = [str(bin_dir / "nbgrader")] if (bin_dir / "nbgrader").exists() else [sys.executable, "-m", "nbgrader"]
+    # nbgrader runs `alembic` (and kernels) from PATH: put this environment first.
+    path = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
     return subprocess.run(
         command + args,
         cwd=course,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -62,18 +64,27 @@ def generate(assignment: str, course: Path) -> Path:
 
 
 def solution_lines(notebook: Path) -> set[str]:
-    """Every non-trivial line inside the solution and hidden-test regions of `notebook`."""
+    """The lines that only the instructor may see: inside solution and hidden-test regions
+    (and written answers' mark schemes), less lines that also appear in the public cells.
+    """
     nb = nbformat.read(notebook, as_version=4)
-    lines = set()
+    secret, public = set(), set()
     for cell in nb.cells:
-        for block in SOLUTION_BLOCK.findall(cell.source) + HIDDEN_BLOCK.findall(cell.source):
-            lines.update(line.strip() for line in block.splitlines())
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "markdown" and meta.get("solution"):
-            lines.update(line.strip() for line in cell.source.splitlines())
-    return {line for line in lines if len(line) > 3 and not line.startswith("#")} - {
-        "YOUR ANSWER HERE", "return model", ")", "]", "],", "),"
+            secret.update(_lines(cell.source))
+            continue
+        blocks = SOLUTION_BLOCK.findall(cell.source) + HIDDEN_BLOCK.findall(cell.source)
+        for block in blocks:
+            secret.update(_lines(block))
+        public.update(_lines(HIDDEN_BLOCK.sub("", SOLUTION_BLOCK.sub("", cell.source))))
+    return {line for line in secret - public if len(line) > 3 and not line.startswith("#")} - {
+        "YOUR ANSWER HERE"
     }
+
+
+def _lines(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines()}
 
 
 def outputs_of(notebook: Path) -> list[int]:

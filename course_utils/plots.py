@@ -177,6 +177,29 @@ def plot_misclassified(
     return _detached(fig)
 
 
+def plot_accuracy_vs_parameters(
+    parameters: Sequence[int], accuracies: Sequence[float], labels: Sequence[str]
+) -> Figure:
+    """Plot test accuracy against parameter count (log scale), one labelled point per model.
+
+    Args:
+        parameters: each model's parameter count.
+        accuracies: each model's test accuracy, a fraction.
+        labels: a short name for each point, e.g. "4 filters".
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(parameters, accuracies, "o-")
+    for x, y, label in zip(parameters, accuracies, labels):
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(0, 8), ha="center")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Test accuracy against model size")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return _detached(fig)
+
+
 def _as_integer_labels(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     return labels.argmax(axis=-1) if labels.ndim > 1 else labels.astype(int)

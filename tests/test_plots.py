@@ -119,3 +119,13 @@ def test_plot_misclassified_titles_true_and_predicted(fashion_mnist, predictions
     wrong = np.flatnonzero(y_true != y_pred)[:6]
     assert titles == [f"true: {CLASS_NAMES[y_true[i]]}\npred: {CLASS_NAMES[y_pred[i]]}" for i in wrong]
     assert "6 of 2,000" in fig._suptitle.get_text()
+
+
+def test_plot_accuracy_vs_parameters_uses_a_log_axis():
+    fig = plots.plot_accuracy_vs_parameters([8070, 16418, 33978], [0.88, 0.9, 0.91],
+                                            ["4 filters", "8 filters", "16 filters"])
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "parameters (log scale)" and ax.get_ylabel() == "test accuracy"
+    assert [t.get_text() for t in ax.texts] == ["4 filters", "8 filters", "16 filters"]
+    assert list(ax.get_lines()[0].get_xdata()) == [8070, 16418, 33978]

@@ -39,6 +39,15 @@ def test_release_holds_no_solution_or_hidden_test(assignment):
         assert marker not in text
 
 
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_leak_check_finds_solutions_in_the_instructor_notebook(assignment):
+    source = ROOT / "source" / assignment / f"{assignment}.ipynb"
+    text = "\n".join(c.source for c in nbformat.read(source, as_version=4).cells)
+    lines = solution_lines(source)
+    assert lines and all(line in text for line in lines)
+    assert "### BEGIN SOLUTION" not in lines and "import numpy as np" not in lines
+
+
 @pytest.mark.parametrize("folder", ["source", "release"])
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_notebooks_are_committed_without_outputs(folder, assignment):
