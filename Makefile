@@ -40,7 +40,7 @@ release: setup
 	$(BIN)/python tools/release.py $(ASSIGNMENTS)
 
 test: setup
-	LAB_EPOCHS=$(LAB_EPOCHS) MPLBACKEND=Agg $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+	LAB_EPOCHS=$(LAB_EPOCHS) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  tests source $(PYTEST_ARGS)
 
 clean:

@@ -16,6 +16,11 @@ from pathlib import Path
 
 import nbformat
 
+ROOT = Path(__file__).resolve().parents[1]
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+INSTALL_SPEC = re.compile(r'"course-utils @ git\+[^"@]+@[^"]+"')
+BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+
 PASSED = "Success! Your notebook passes all the tests."
 INVERT_PASSED = "Success! The notebook does not pass any tests."
 SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -94,3 +99,74 @@ def outputs_of(notebook: Path) -> list[int]:
         i for i, cell in enumerate(nb.cells)
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
     ]
+
+
+def kit_config(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
+    """The ``[tool.course-kit]`` table: the repository students install from, and its tag."""
+    import tomllib
+
+    return tomllib.loads(pyproject.read_text())["tool"]["course-kit"]
+
+
+def colab_badge(assignment: str, config: dict[str, str]) -> str:
+    """Markdown for the "Open in Colab" badge of `assignment`'s student notebook."""
+    repo = config["repository"].removeprefix("https://github.com/").removesuffix(".git")
+    url = (
+        f"https://colab.research.google.com/github/{repo}/blob/{config['release_tag']}"
+        f"/release/{assignment}/{assignment}.ipynb"
+    )
+    return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
+
+
+def install_spec(config: dict[str, str]) -> str:
+    """The pip requirement, quoted, that a notebook's first cell installs in Colab."""
+    return f'"course-utils @ git+{config["repository"]}@{config["release_tag"]}"'
+
+
+def apply_kit_config(notebook: Path, assignment: str, config: dict[str, str]) -> bool:
+    """Rewrite `notebook`'s badge and install line from `config`; return whether it changed."""
+    nb = nbformat.read(notebook, as_version=4)
+    before = [cell.source for cell in nb.cells]
+    for cell in nb.cells:
+        cell.source = BADGE.sub(lambda _: colab_badge(assignment, config), cell.source)
+        cell.source = INSTALL_SPEC.sub(lambda _: install_spec(config), cell.source)
+    if before == [cell.source for cell in nb.cells]:
+        return False
+    nbformat.write(nb, notebook)
+    return True
+
+
+def notebook_problems(notebook: Path) -> list[str]:
+    """What is wrong with an assignment notebook as committed: nbformat schema, outputs,
+    nbgrader metadata (every cell, unique ids, points on graded cells, locked test cells)."""
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # unreadable JSON or a schema error
+        return [f"{notebook}: not a valid notebook ({err})"]
+    problems = [f"{notebook}: cell {i} has outputs" for i in outputs_of(notebook)]
+    seen = set()
+    for i, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader")
+        if not meta or meta.get("schema_version") != 3 or not meta.get("grade_id"):
+            problems.append(f"{notebook}: cell {i} has no nbgrader metadata (schema 3, grade_id)")
+            continue
+        if meta["grade_id"] in seen:
+            problems.append(f"{notebook}: cell {i} repeats grade_id {meta['grade_id']!r}")
+        seen.add(meta["grade_id"])
+        if meta.get("grade") and not meta.get("points", 0) > 0:
+            problems.append(f"{notebook}: graded cell {meta['grade_id']!r} has no points")
+        if meta.get("grade") and not meta.get("solution") and not meta.get("locked"):
+            problems.append(f"{notebook}: test cell {meta['grade_id']!r} is not locked")
+    return problems
+
+
+def main(paths: list[str]) -> int:
+    """Check notebooks given on the command line (used by the pre-commit hook)."""
+    problems = [p for path in paths for p in notebook_problems(Path(path))]
+    print("\n".join(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

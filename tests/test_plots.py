@@ -129,3 +129,42 @@ def test_plot_accuracy_vs_parameters_uses_a_log_axis():
     assert ax.get_xlabel() == "parameters (log scale)" and ax.get_ylabel() == "test accuracy"
     assert [t.get_text() for t in ax.texts] == ["4 filters", "8 filters", "16 filters"]
     assert list(ax.get_lines()[0].get_xdata()) == [8070, 16418, 33978]
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_every_figure_renders_to_a_png_of_its_size(fashion_mnist, predictions):
+    (x_train, y_train), (x_test, _) = fashion_mnist
+    y_true, y_pred = predictions
+    history = {"accuracy": [0.8, 0.85], "val_accuracy": [0.82, 0.84], "loss": [0.6, 0.4], "val_loss": [0.5, 0.45]}
+    figures = [
+        plots.plot_image(x_train[0]),
+        plots.plot_samples(x_train, y_train, CLASS_NAMES),
+        plots.plot_history(history),
+        plots.plot_confusion_matrix(y_true, y_pred, CLASS_NAMES),
+        plots.plot_misclassified(x_test, y_true, y_pred, CLASS_NAMES),
+        plots.plot_accuracy_vs_parameters([8070, 16418], [0.88, 0.9], ["4", "8"]),
+    ]
+    for fig in figures:
+        width, height = _png_size(_png(fig))
+        assert (width, height) == tuple(round(v) for v in fig.get_size_inches() * fig.dpi)
+        assert 300 <= width <= 1200, "figures should fit a notebook's width"
+
+
+def test_confusion_matrix_labels_do_not_overlap(predictions):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    y_true, y_pred = predictions
+    fig = plots.plot_confusion_matrix(y_true, y_pred, CLASS_NAMES)
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        boxes = [label.get_window_extent(renderer) for label in labels]
+        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+        assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
+    title = ax.title.get_window_extent(renderer)
+    assert fig.bbox.x0 <= title.x0 and title.x1 <= fig.bbox.x1, "the title should fit the figure"
