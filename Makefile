@@ -17,7 +17,7 @@ LAB_EPOCHS ?= 1
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup data release test grade-check clean
+.PHONY: setup data browser release test clean
 
 setup: $(BIN)/.installed data
 
@@ -36,10 +36,17 @@ data: $(BIN)/.installed
 	fi
 	$(BIN)/python -m course_utils.data
 
+# Debian's Chromium for the browser test (Playwright drives it; it downloads no browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }; \
+	fi
+
 release: setup
 	$(BIN)/python tools/release.py $(ASSIGNMENTS)
 
-test: setup
+test: setup browser
 	LAB_EPOCHS=$(LAB_EPOCHS) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  tests source $(PYTEST_ARGS)
 
