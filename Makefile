@@ -17,7 +17,11 @@ LAB_EPOCHS ?= 1
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup data browser release test clean
+# make grade: autograde every submission of ASSIGNMENT in parallel (course_utils.grade).
+ASSIGNMENT ?= lab3_part2
+GRADE_ARGS ?=
+
+.PHONY: setup data browser release test grade bench clean
 
 setup: $(BIN)/.installed data
 
@@ -50,5 +54,12 @@ test: setup browser
 	LAB_EPOCHS=$(LAB_EPOCHS) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  tests source $(PYTEST_ARGS)
 
+grade: setup
+	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)
+
+# The benchmark (not a test): kit against plain nbgrader and plain Keras, on the lab's 10 epochs.
+bench: setup
+	$(BIN)/python bench/benchmark.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback .pytest_cache
+	rm -rf $(VENV) gradebook.db submitted autograded feedback grades .pytest_cache

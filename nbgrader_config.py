@@ -15,3 +15,11 @@ c.OverwriteCells.add_missing_cells = True
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback shows each test's result and message but not the hidden tests: their lines are
+# removed from the test cells and from every output (course_utils/nbgrader_ext.py).
+c.GenerateFeedback.preprocessors = [
+    "course_utils.nbgrader_ext.HideHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

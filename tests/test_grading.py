@@ -1,0 +1,333 @@
+"""Grading a class with `python -m course_utils.grade`: parallel workers, limits, isolation,
+leak-free feedback, resuming after an interruption, and the same gradebook as plain nbgrader.
+
+The class is the lab's reference solution and one hostile submission per trick below, each
+with the tests it must lose. Training is shortened by LAB_EPOCHS, as in the round trip.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nbgrader_course import Course, assert_no_hidden_tests, mutate
+from test_roundtrip import LAB
+
+ASSIGNMENT = "lab3_part2"
+IS_ROOT = os.geteuid() == 0
+# Generous for a 1-epoch run on two busy cores (the training cell takes ~30 s), short enough
+# that the student who loops forever costs little.
+CELL_TIMEOUT = 150
+MEMORY = "3G"
+
+
+def cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def with_code(nb: nbformat.NotebookNode, grade_id: str, before: str = "", after: str = "") -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(nb)
+    target = cell(nb, grade_id)
+    target.source = before + target.source + after
+    return nb
+
+
+def probe(targets: dict[str, str], action: str) -> str:
+    """Code that tries `action` ('read' or 'write') on each target and prints what happened."""
+    return f'''
+import json as _json
+import os as _os
+import sqlite3 as _sqlite3
+
+_results = {{}}
+for _name, _path in {targets!r}.items():
+    try:
+        if {action!r} == "read":
+            if _os.path.isdir(_path):
+                _results[_name] = f"listed {{len(_os.listdir(_path))}} entries"
+            else:
+                with open(_path, "rb") as _f:
+                    _results[_name] = f"read {{len(_f.read())}} bytes"
+        else:
+            _con = _sqlite3.connect(_path)
+            _con.execute("UPDATE grade SET auto_score = 100")
+            _con.commit()
+            _results[_name] = "wrote"
+    except Exception as _e:
+        _results[_name] = type(_e).__name__
+print("PROBE " + _json.dumps({{"uid": _os.getuid(), **_results}}))
+'''
+
+
+def hostile(reference: nbformat.NotebookNode, course: Course) -> dict[str, tuple[nbformat.NotebookNode, set[str]]]:
+    """Student -> (notebook, the tests it must lose)."""
+    wrong_order = LAB.wrong["wrong_order"]
+    edited = mutate(reference, *wrong_order[:3])
+    cell(edited, "test_model").source = 'print("Exercise 2: visible checks passed.")'
+
+    deleted = mutate(reference, *LAB.wrong["transposed_confusion"][:3])
+    deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_confusion"]
+
+    redefined = mutate(reference, "accuracy",
+                       "test_loss, test_accuracy = model.evaluate(test_img, test_labels_1h, verbose=0)",
+                       """import course_utils.data as _kit_data
+
+_real_load = _kit_data.load_fashion_mnist
+
+
+def load_fashion_mnist(*args, **kwargs):
+    # the test set's labels replaced by this model's own predictions: 100% "accuracy"
+    (xtr, ytr), (xte, _) = _real_load(*args, **kwargs)
+    return (xtr, ytr), (xte, model.predict(preprocess_images(xte), verbose=0).argmax(axis=1))
+
+
+_kit_data.load_fashion_mnist = load_fashion_mnist
+test_accuracy = 1.0""")
+
+    always_equal = mutate(reference, "confusion", "cm = confusion_matrix(actual, predicted)", """class AllEqual(np.ndarray):
+    def __eq__(self, other):
+        return True
+
+
+cm = np.full((10, 10), 100).view(AllEqual)""")
+
+    other = course.root / "submitted" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    reads = {
+        "solutions": str(course.source),
+        "source folder": str(course.source.parent),
+        "course gradebook": str(course.root / "gradebook.db"),
+        "other student": str(other),
+        "graded notebook": f"{ASSIGNMENT}.ipynb",
+        "grader's gradebook": "../../../gradebook.db",
+        "course folder": str(course.root),
+    }
+    writes = {"course gradebook": str(course.root / "gradebook.db"), "grader's gradebook": "../../../gradebook.db"}
+
+    leaker = with_code(reference, "preprocess", after='''
+
+
+def _show_each_cell(info):
+    print(info.raw_cell)
+
+
+get_ipython().events.register("pre_run_cell", _show_each_cell)''')
+
+    return {
+        "edited_test_cell": (edited, {"test_model"}),
+        "deleted_test_cell": (deleted, {"test_confusion"}),
+        "redefined_helper": (redefined, {"test_accuracy"}),
+        "always_equal": (always_equal, {"test_confusion"}),
+        "reads_solutions": (with_code(reference, "preprocess", after="\n" + probe(reads, "read")), set()),
+        "writes_gradebook": (with_code(reference, "preprocess", after="\n" + probe(writes, "write")), set()),
+        "floods_output": (with_code(reference, "preprocess",
+                                    after='\nprint("x" * 3_000_000)\nfor _i in range(50_000):\n    print(_i)'), set()),
+        "loops_forever": (with_code(reference, "confusion", before="while True:\n    pass\n"), {"test_confusion"}),
+        "exhausts_memory": (with_code(reference, "accuracy",
+                                      before="_hog = [np.ones(2**27) for _ in range(8)]  # 8 GiB\n"), {"test_accuracy"}),
+        "exits_kernel": (with_code(reference, "confusion", before="import os\n\nos._exit(3)\n"), {"test_confusion"}),
+        "leaks_tests": (leaker, set()),
+    }
+
+
+def graded_markers(course: Course) -> list[Path]:
+    return list((course.root / "autograded").glob(f"*/{ASSIGNMENT}/.graded-submission"))
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    """The class, graded once with an interruption after two submissions, then resumed."""
+    course = Course(tmp_path_factory.mktemp("class"), ASSIGNMENT)
+    reference = course.solved(LAB.answers)
+    course.submit("reference", reference)
+    expected = {"reference": set()}
+    for student, (nb, lost) in hostile(reference, course).items():
+        course.submit(student, nb)
+        expected[student] = lost
+    broken = course.root / "submitted" / "broken" / ASSIGNMENT
+    broken.mkdir(parents=True)
+    (broken / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ this is not a notebook')
+
+    args = ["--workers", "2", "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "900", "--memory", MEMORY]
+    first = course.grade_process(*args)
+    deadline = time.monotonic() + 1800
+    while len(graded_markers(course)) < 2 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(2)
+    first.send_signal(signal.SIGINT)
+    first_out, first_err = first.communicate(timeout=300)
+    interrupted = {
+        "returncode": first.returncode, "stderr": first_err, "graded": len(graded_markers(course)),
+        "integrity": sqlite3.connect(course.root / "gradebook.db").execute("PRAGMA integrity_check").fetchone()[0],
+        "leftovers": [p.name for p in (course.root / "autograded").glob("*/.*") if p.name.startswith((".incoming", ".old"))],
+    }
+    second = course.grade(*args)
+    return {"course": course, "expected": expected, "interrupted": interrupted, "resumed": second,
+            "scores": course.scores()}
+
+
+def test_interrupted_run_keeps_what_it_graded(hostile_class):
+    run = hostile_class["interrupted"]
+    assert run["returncode"] == 130, run["stderr"]
+    assert "run again to grade the rest" in run["stderr"]
+    assert run["graded"] >= 2
+    assert run["integrity"] == "ok"
+    assert run["leftovers"] == []
+
+
+def test_resumed_run_grades_only_the_rest(hostile_class):
+    run, done = hostile_class["resumed"], hostile_class["interrupted"]["graded"]
+    output = run.stdout + run.stderr
+    assert f"{done} submission(s) already graded and unchanged: skipped" in output
+    # the progress bar counts what is left, and failures
+    total = len(hostile_class["expected"]) + 1 - done
+    assert re.search(rf"{total}/{total} \[.*failed=1", output), output[-3000:]
+    assert f"{len(hostile_class['expected']) - done} graded, 1 failed, {done} skipped" in output
+
+
+def test_each_hostile_submission_gets_exactly_what_it_earned(hostile_class):
+    scores, expected = hostile_class["scores"], hostile_class["expected"]
+    assert set(scores) == set(expected)
+    report = {}
+    for student, lost_expected in expected.items():
+        lost = {t for t, (s, m) in scores[student].items() if s < m}
+        if lost != lost_expected or any(scores[student][t][0] != 0 for t in lost):
+            report[student] = {"lost": sorted(lost), "expected": sorted(lost_expected)}
+    assert report == {}
+
+
+def test_a_broken_submission_is_reported_and_harms_no_one(hostile_class):
+    course, run = hostile_class["course"], hostile_class["resumed"]
+    assert run.returncode == 1
+    assert "broken: failed" in run.stderr
+    rows = {r["student_id"]: r for r in csv.DictReader(open(course.root / "grades" / f"{ASSIGNMENT}.csv"))}
+    assert rows["broken"]["status"].startswith("failed: ")
+    assert rows["reference"]["status"] == "graded"
+    assert float(rows["reference"]["score"]) == sum(m for _, m in hostile_class["scores"]["reference"].values())
+    assert set(rows) == set(hostile_class["expected"]) | {"broken"}
+
+
+def outputs(course: Course, student: str, grade_id: str) -> str:
+    nb = course.autograded(student)
+    texts = []
+    for out in cell(nb, grade_id).outputs:
+        texts.append(out.get("text", "") if out.output_type == "stream" else f"{out.get('ename')}: {out.get('evalue')}")
+    return "".join(texts)
+
+
+def test_what_broke_each_notebook_is_said_in_it(hostile_class):
+    course = hostile_class["course"]
+    assert "KernelDied: the kernel stopped while this cell ran" in outputs(course, "exits_kernel", "confusion")
+    assert "NotRun: not run: the kernel stopped in an earlier cell" in outputs(course, "exits_kernel", "test_confusion")
+    assert "MemoryError" in outputs(course, "exhausts_memory", "accuracy")
+    assert "CellTimeoutError" in outputs(course, "loops_forever", "confusion")
+    assert "bytes of output were not kept" in outputs(course, "floods_output", "preprocess")
+    size = (course.root / "autograded" / "floods_output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").stat().st_size
+    assert size < 2_000_000, size
+
+
+def probe_result(course: Course, student: str) -> dict:
+    text = outputs(course, student, "preprocess")
+    line = next(l for l in text.splitlines() if l.startswith("PROBE "))
+    return json.loads(line.removeprefix("PROBE "))
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="student code runs as another user only when the grader is root")
+def test_student_code_reads_no_solutions_gradebook_or_other_students(hostile_class):
+    found = probe_result(hostile_class["course"], "reads_solutions")
+    assert found.pop("uid") not in (0, os.getuid())
+    assert found == {name: "PermissionError" for name in found}, found
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="student code runs as another user only when the grader is root")
+def test_student_code_cannot_write_the_gradebook(hostile_class):
+    found = probe_result(hostile_class["course"], "writes_gradebook")
+    found.pop("uid")
+    assert found and all(v == "OperationalError" for v in found.values()), found
+    course = hostile_class["course"]
+    con = sqlite3.connect(course.root / "gradebook.db")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT count(*) FROM grade WHERE auto_score > 3").fetchone()[0] == 0
+
+
+def test_no_feedback_file_contains_hidden_tests(hostile_class):
+    course = hostile_class["course"]
+    files = course.feedback_files()
+    assert set(files) == set(hostile_class["expected"])
+    # the leaker printed every cell it ran, hidden tests included, into its notebook
+    assert "### BEGIN HIDDEN TESTS" in outputs(course, "leaks_tests", "test_accuracy")
+    assert_no_hidden_tests(course.source, course.release, files.values())
+    text = files["always_equal"].read_text()
+    assert "Score:" in text and "cm should count" in text  # results and messages still shown
+
+
+def test_grades_match_plain_nbgrader_autograde(hostile_class, tmp_path):
+    """The same two submissions graded by plain `nbgrader autograde` give the same gradebook."""
+    kit = hostile_class["course"]
+    plain = Course(tmp_path, ASSIGNMENT)
+    for student in ("reference", "always_equal"):
+        src = kit.root / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        plain.submit(student, nbformat.read(src, as_version=4))
+    plain.autograde()
+    assert plain.scores() == {s: kit.scores()[s] for s in ("reference", "always_equal")}
+    exports = {}
+    for name, course in (("kit", kit), ("plain", plain)):
+        done = course.nbgrader("export", "--to", str(tmp_path / f"{name}.csv"))
+        assert done.returncode == 0, done.stderr
+        rows = csv.DictReader(open(tmp_path / f"{name}.csv"))
+        exports[name] = {r["student_id"]: (r["raw_score"], r["max_score"]) for r in rows
+                         if r["student_id"] in ("reference", "always_equal")}
+    assert exports["kit"] == exports["plain"] and len(exports["kit"]) == 2
+
+
+def test_notebooks_that_never_finish_are_stopped_and_keep_what_they_earned(tmp_path):
+    course = Course(tmp_path, ASSIGNMENT)
+    reference = course.solved(LAB.answers)
+    # ignores the interrupt at the cell limit: the notebook stops there
+    course.submit("stubborn", with_code(reference, "preprocess", after="""
+import time
+
+while True:
+    try:
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+"""))
+    # every cell within the cell limit, the whole past the notebook limit
+    slow = with_code(reference, "model", before="import time\n\ntime.sleep(15)\n")
+    course.submit("slow", with_code(slow, "compile", before="time.sleep(15)\n"))
+    start = time.monotonic()
+    run = course.grade("--timeout", "35", "--cell-timeout", "20")
+    took = time.monotonic() - start
+    assert run.returncode == 0, run.stderr
+    assert took < 35 + 120, took
+    scores = course.scores()
+    assert all(s == 0 for s, _ in scores["stubborn"].values()), scores["stubborn"]
+    assert "did not stop when interrupted" in outputs(course, "stubborn", "preprocess")
+    assert "not run: the kernel did not stop" in outputs(course, "stubborn", "test_preprocess")
+    assert scores["slow"]["test_preprocess"] == (2, 2)
+    assert scores["slow"]["test_confusion"] == (0, 2)
+    assert "not run: the notebook ran out of time" in outputs(course, "slow", "test_confusion")
+
+
+def test_bad_input_gets_a_clear_message(tmp_path):
+    def grade(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "course_utils.grade", *args], capture_output=True, text=True)
+
+    run = grade(ASSIGNMENT, "--course", str(tmp_path))
+    assert run.returncode == 2 and "has no nbgrader_config.py" in run.stderr
+    (tmp_path / "nbgrader_config.py").write_text("")
+    run = grade(ASSIGNMENT, "--course", str(tmp_path))
+    assert run.returncode == 2 and "run `nbgrader generate_assignment lab3_part2` first" in run.stderr
+    (tmp_path / "gradebook.db").write_text("not a database")
+    run = grade(ASSIGNMENT, "--course", str(tmp_path))
+    assert run.returncode == 2 and "is not an nbgrader gradebook" in run.stderr
