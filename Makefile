@@ -17,7 +17,7 @@ LAB_EPOCHS ?= 1
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
 
-# make grade: autograde every submission of ASSIGNMENT in parallel (course_utils.grade).
+# make grade: autograde every submission of ASSIGNMENT in parallel (course_utils.grading).
 ASSIGNMENT ?= lab3_part2
 GRADE_ARGS ?=
 
@@ -52,7 +52,7 @@ release: setup
 
 test: setup browser
 	LAB_EPOCHS=$(LAB_EPOCHS) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
-	  tests source $(PYTEST_ARGS)
+	  --durations=15 tests source $(PYTEST_ARGS)
 
 grade: setup
 	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)

@@ -17,9 +17,10 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Feedback shows each test's result and message but not the hidden tests: their lines are
-# removed from the test cells and from every output (course_utils/nbgrader_ext.py).
+# removed from the test cells and from every output
+# (course_utils/grading/preprocessors/hide_hidden_tests.py).
 c.GenerateFeedback.preprocessors = [
-    "course_utils.nbgrader_ext.HideHiddenTests",
+    "course_utils.grading.preprocessors.hide_hidden_tests.HideHiddenTests",
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

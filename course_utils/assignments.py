@@ -7,7 +7,6 @@ the tests pass.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -16,27 +15,34 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+from course_utils.environment import BIN, REPO, tool_env
+from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION, blocks, without_regions
+
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 INSTALL_SPEC = re.compile(r'"course-utils @ git\+[^"@]+@[^"]+"')
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 
 PASSED = "Success! Your notebook passes all the tests."
 INVERT_PASSED = "Success! The notebook does not pass any tests."
-SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
 def nbgrader(args: list[str], course: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
-    """Run ``nbgrader ARGS`` in `course` with this interpreter's environment."""
-    bin_dir = Path(sys.executable).parent
-    command = [str(bin_dir / "nbgrader")] if (bin_dir / "nbgrader").exists() else [sys.executable, "-m", "nbgrader"]
-    # nbgrader runs `alembic` (and kernels) from PATH: put this environment first.
-    path = os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
+    """Run ``nbgrader ARGS`` in `course` with this interpreter's environment.
+
+    Args:
+        args: nbgrader's arguments.
+        course: the course folder.
+        timeout: seconds before it is stopped (``subprocess.TimeoutExpired``).
+
+    Returns:
+        The finished process, with its output as text.
+    """
+    script = BIN / "nbgrader"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "nbgrader"]
     return subprocess.run(
         command + args,
         cwd=course,
-        env={**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"},
+        env=tool_env(PYTHONUNBUFFERED="1"),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -79,10 +85,9 @@ def solution_lines(notebook: Path) -> set[str]:
         if cell.cell_type == "markdown" and meta.get("solution"):
             secret.update(_lines(cell.source))
             continue
-        blocks = SOLUTION_BLOCK.findall(cell.source) + HIDDEN_BLOCK.findall(cell.source)
-        for block in blocks:
+        for block in blocks(cell.source, SOLUTION) + blocks(cell.source, HIDDEN_TESTS):
             secret.update(_lines(block))
-        public.update(_lines(HIDDEN_BLOCK.sub("", SOLUTION_BLOCK.sub("", cell.source))))
+        public.update(_lines(without_regions(cell.source, SOLUTION, HIDDEN_TESTS)))
     return {line for line in secret - public if len(line) > 3 and not line.startswith("#")} - {
         "YOUR ANSWER HERE"
     }
@@ -96,12 +101,13 @@ def outputs_of(notebook: Path) -> list[int]:
     """Indices of the cells of `notebook` that carry outputs or execution counts."""
     nb = nbformat.read(notebook, as_version=4)
     return [
-        i for i, cell in enumerate(nb.cells)
+        i
+        for i, cell in enumerate(nb.cells)
         if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
     ]
 
 
-def kit_config(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
+def kit_config(pyproject: Path = REPO / "pyproject.toml") -> dict[str, str]:
     """The ``[tool.course-kit]`` table: the repository students install from, and its tag."""
     import tomllib
 

@@ -76,7 +76,7 @@ def plot_history(history: Any) -> Figure:
     """
     curves: Mapping[str, Sequence[float]] = getattr(history, "history", history)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric, title in zip(axes, ("accuracy", "loss"), ("Accuracy", "Loss")):
+    for ax, metric, title in zip(axes, ("accuracy", "loss"), ("Accuracy", "Loss"), strict=True):
         epochs = np.arange(1, len(curves[metric]) + 1)
         ax.plot(epochs, curves[metric], "o-", label="training")
         if f"val_{metric}" in curves:
@@ -165,7 +165,7 @@ def plot_misclassified(
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.4 * nrows))
     for ax in np.ravel(axes):
         ax.axis("off")
-    for ax, i in zip(np.ravel(axes), wrong):
+    for ax, i in zip(np.ravel(axes), wrong, strict=False):
         ax.imshow(np.squeeze(images[i]), cmap="binary")
         ax.set_title(
             f"true: {class_names[y_true[i]]}\npred: {class_names[y_pred[i]]}",
@@ -189,7 +189,7 @@ def plot_accuracy_vs_parameters(
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(parameters, accuracies, "o-")
-    for x, y, label in zip(parameters, accuracies, labels):
+    for x, y, label in zip(parameters, accuracies, labels, strict=False):
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(0, 8), ha="center")
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")

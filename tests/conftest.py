@@ -1,13 +1,8 @@
-"""Shared fixtures and paths."""
+"""Fixtures shared by the tests (paths and helpers live in the `support` package)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = sorted(p.name for p in (ROOT / "source").iterdir() if p.is_dir())
 
 
 @pytest.fixture(scope="session")

@@ -21,15 +21,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
+from course_utils.environment import tool_env
+from support import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 
 
 def _jupyter(*args: str) -> str:
-    done = subprocess.run([str(Path(sys.executable).parent / "jupyter"), *args],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "jupyter"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
 
 
@@ -37,7 +42,9 @@ def test_nbgrader_extensions_are_enabled():
     listing = _jupyter("labextension", "list")
     assert re.search(r"@jupyter/nbgrader v[\d.]+ enabled OK", listing), listing
     assert "Disabled extensions" not in listing, listing
-    static = Path(sys.executable).parents[1] / "share/jupyter/labextensions/@jupyter/nbgrader/static"
+    static = (
+        Path(sys.executable).parents[1] / "share/jupyter/labextensions/@jupyter/nbgrader/static"
+    )
     code = "".join(p.read_text(errors="ignore") for p in static.glob("*.js"))
     for plugin in ("assignment-list", "validate-assignment", "formgrader", "create-assignment"):
         assert f'"@jupyter/nbgrader:{plugin}"' in code, plugin
@@ -58,27 +65,39 @@ def lab_url(tmp_path_factory):
         port = s.getsockname()[1]
     token = secrets.token_hex(16)
     runtime = root / ".runtime"
-    env = {
-        **os.environ,
-        "JUPYTER_RUNTIME_DIR": str(runtime),
-        "JUPYTERLAB_WORKSPACES_DIR": str(runtime / "workspaces"),
-        "LAB_EPOCHS": os.environ.get("LAB_EPOCHS", "1"),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-    }
+    env = tool_env(
+        JUPYTER_RUNTIME_DIR=str(runtime),
+        JUPYTERLAB_WORKSPACES_DIR=str(runtime / "workspaces"),
+        LAB_EPOCHS=os.environ.get("LAB_EPOCHS", "1"),
+    )
     env.pop("MPLBACKEND", None)  # kernels use their inline backend, as for a student
     # Render every cell (no lazy windowing) and skip the news prompt.
     settings = runtime / "settings" / "@jupyterlab"
-    for extension, plugin, value in (("notebook-extension", "tracker", '{"windowingMode": "none"}'),
-                                     ("apputils-extension", "notification", '{"fetchNews": "false"}')):
+    for extension, plugin, value in (
+        ("notebook-extension", "tracker", '{"windowingMode": "none"}'),
+        ("apputils-extension", "notification", '{"fetchNews": "false"}'),
+    ):
         (settings / extension).mkdir(parents=True, exist_ok=True)
         (settings / extension / f"{plugin}.jupyterlab-settings").write_text(value)
     env["JUPYTERLAB_SETTINGS_DIR"] = str(runtime / "settings")
     log = open(root / "jupyter.log", "w")
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "jupyter"),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -88,7 +107,7 @@ def lab_url(tmp_path_factory):
             break
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((root / "jupyter.log").read_text())
+                raise RuntimeError((root / "jupyter.log").read_text()) from None
             time.sleep(0.5)
     yield lambda path: f"{base}/lab/tree/{path}?reset&token={token}"  # reset: only this notebook
     server.terminate()
@@ -106,8 +125,15 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -135,15 +161,21 @@ def test_instructor_notebook_runs_clean_with_its_figures(browser, lab_url):
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
         }""",
-        timeout=900_000, polling=2000,
+        timeout=900_000,
+        polling=2000,
     )
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "instructor-top.png"))
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     texts = [errors.nth(i).inner_text() for i in range(errors.count())]
     assert not [t for t in texts if "Error" in t or "Traceback" in t], texts
-    for call in ("plots.plot_history(history)", "plots.plot_confusion_matrix(actual, predicted, CLASS_NAMES)"):
-        cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea-editor", has_text=call)).first
+    for call in (
+        "plots.plot_history(history)",
+        "plots.plot_confusion_matrix(actual, predicted, CLASS_NAMES)",
+    ):
+        cell = page.locator(
+            ".jp-CodeCell", has=page.locator(".jp-InputArea-editor", has_text=call)
+        ).first
         cell.scroll_into_view_if_needed()
         image = cell.locator(".jp-RenderedImage img")
         assert image.count() == 1, call
@@ -156,10 +188,16 @@ def test_instructor_notebook_runs_clean_with_its_figures(browser, lab_url):
 def test_student_notebook_shows_stubs_and_validate_button(browser, lab_url):
     page = _open(browser, lab_url("release/lab3_part2/lab3_part2.ipynb"))
     released = nbformat.read(ROOT / "release" / "lab3_part2" / "lab3_part2.ipynb", as_version=4)
-    exercises = [c for c in released.cells if c.cell_type == "code" and c.metadata["nbgrader"]["solution"]]
-    stubs = page.locator(".jp-CodeCell .jp-InputArea-editor", has_text="raise NotImplementedError()")
+    exercises = [
+        c for c in released.cells if c.cell_type == "code" and c.metadata["nbgrader"]["solution"]
+    ]
+    stubs = page.locator(
+        ".jp-CodeCell .jp-InputArea-editor", has_text="raise NotImplementedError()"
+    )
     assert stubs.count() == len(exercises) == 6
-    validate = page.locator(".jp-Toolbar button, .jp-Toolbar .jp-ToolbarButtonComponent", has_text="Validate")
+    validate = page.locator(
+        ".jp-Toolbar button, .jp-Toolbar .jp-ToolbarButtonComponent", has_text="Validate"
+    )
     assert validate.count() >= 1 and validate.first.is_visible()
     assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 1
     page.screenshot(path=str(ARTIFACTS / "student.png"))

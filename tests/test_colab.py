@@ -15,14 +15,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ASSIGNMENTS, ROOT
 from course_utils.assignments import colab_badge, install_spec, kit_config
+from support import ASSIGNMENTS, ROOT, cell
 
 CONFIG = kit_config()
-
-
-def _cell(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata["nbgrader"]["grade_id"] == grade_id)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -68,30 +64,41 @@ def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     Path(site, "preinstalled.pth").write_text(str(_site_without_the_kit(tmp_path)) + "\n")
 
     kernels = tmp_path / "jupyter" / "kernels" / "fresh"
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "fresh", "language": "python",
-    }))
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "fresh",
+                "language": "python",
+            }
+        )
+    )
 
     released = nbformat.read(ROOT / "release" / "lab3_part2" / "lab3_part2.ipynb", as_version=4)
     local = install_spec({**CONFIG, "repository": f"file://{checkout}"})
-    cells = [_cell(released, gid) for gid in ("install", "setup", "load", "first_image")]
+    cells = [cell(released, gid) for gid in ("install", "setup", "load", "first_image")]
     cells[0].source = cells[0].source.replace(install_spec(CONFIG), local)
     probe = nbformat.v4.new_code_cell(
-        "import course_utils, tensorflow as tf\nprint(course_utils.__file__)\nprint(tf.__file__, tf.__version__)"
+        "import course_utils, tensorflow as tf\n"
+        "print(course_utils.__file__)\n"
+        "print(tf.__file__, tf.__version__)"
     )
     nb = nbformat.v4.new_notebook(cells=[*cells, probe])
     env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "LAB_EPOCHS": "1"}
     env.pop("MPLBACKEND", None)  # the kernel's own inline backend, as in a notebook
     os.environ["JUPYTER_PATH"] = env["JUPYTER_PATH"]
     try:
-        NotebookClient(nb, kernel_name="fresh", timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+        NotebookClient(
+            nb, kernel_name="fresh", timeout=600, resources={"metadata": {"path": str(tmp_path)}}
+        ).execute(env=env)
     finally:
         del os.environ["JUPYTER_PATH"]
 
@@ -101,6 +108,10 @@ def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
 
     tf_file, tf_version = tf_line.split()
     assert tf_version == tf.__version__, "the preinstalled TensorFlow must be kept"
-    assert Path(tf_file).resolve() == Path(tf.__file__).resolve(), "TensorFlow must not be reinstalled"
+    assert Path(tf_file).resolve() == Path(tf.__file__).resolve(), (
+        "TensorFlow must not be reinstalled"
+    )
     assert not list(Path(site).glob("tensorflow*"))
-    assert any(o.output_type == "execute_result" and "image/png" in o.data for o in nb.cells[3].outputs)
+    assert any(
+        o.output_type == "execute_result" and "image/png" in o.data for o in nb.cells[3].outputs
+    )

@@ -51,9 +51,7 @@ def test_equals_what_keras_loads(tmp_path, fashion_mnist):
 
 
 def _write_idx(folder: Path, name: str, array: np.ndarray) -> IdxFile:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape
-    )
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     raw = header + array.astype(np.uint8).tobytes()
     folder.mkdir(parents=True, exist_ok=True)
     with gzip.open(folder / f"{name}.gz", "wb") as fh:
@@ -162,10 +160,21 @@ def test_failed_download_leaves_no_file_in_the_cache(places, monkeypatch):
 
 
 def test_command_line_check_reports_missing_data(places):
-    env = {**os.environ, "FASHION_MNIST_DIR": str(places[0]), "KERAS_HOME": str(places[1].parent.parent)}
-    code = "import course_utils.data as d, pathlib, sys; d.DEBIAN_DIR = pathlib.Path(sys.argv[1]); d.DOWNLOAD_URL = 'http://127.0.0.1:9/'; sys.exit(d.main())"
+    env = {
+        **os.environ,
+        "FASHION_MNIST_DIR": str(places[0]),
+        "KERAS_HOME": str(places[1].parent.parent),
+    }
+    code = (
+        "import course_utils.data as d, pathlib, sys; d.DEBIAN_DIR = pathlib.Path(sys.argv[1]); "
+        "d.DOWNLOAD_URL = 'http://127.0.0.1:9/'; sys.exit(d.main())"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", code, str(places[2])], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code, str(places[2])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course_utils.grade import merge, open_path_to, parse_size, protect_course, _rows, _snapshot
-from course_utils.nbgrader_ext import HideHiddenTests, hidden_lines, without_hidden
-from nbgrader_course import Course
+from course_utils.grading.gradebook import merge, snapshot, submission_rows
+from course_utils.grading.isolation import open_path_to, protect_course
+from course_utils.grading.jobs import parse_size
+from course_utils.grading.preprocessors import HideHiddenTests
+from course_utils.grading.regions import hidden_lines, without_hidden
+from support import Course
 
 TEST = """assert answer() == 42, "answer() should be 42"
 ### BEGIN HIDDEN TESTS
@@ -30,21 +32,44 @@ def test_sizes_read_as_people_write_them():
 
 
 def test_hidden_blocks_are_found_and_replaced():
-    assert hidden_lines(TEST) == ['assert answer_for(7) == 49, "the hidden check of answer_for"',
-                                  "assert secret_helper_value() > 0"]
-    assert without_hidden(TEST) == 'assert answer() == 42, "answer() should be 42"\n# (2 lines of hidden tests are not shown)'
+    assert hidden_lines(TEST) == [
+        'assert answer_for(7) == 49, "the hidden check of answer_for"',
+        "assert secret_helper_value() > 0",
+    ]
+    assert without_hidden(TEST) == (
+        'assert answer() == 42, "answer() should be 42"\n# (2 lines of hidden tests are not shown)'
+    )
 
 
 def notebook() -> nbformat.NotebookNode:
-    test = new_code_cell(TEST, metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}})
+    test = new_code_cell(
+        TEST,
+        metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}},
+    )
     test.outputs = [
         new_output("stream", name="stdout", text="printed: assert secret_helper_value() > 0\n"),
-        new_output("error", ename="AssertionError", evalue="the hidden check of answer_for",
-                   traceback=["Cell In[3], line 3", '----> 3 assert answer_for(7) == 49, "the hidden check of answer_for"',
-                              "AssertionError: the hidden check of answer_for"]),
+        new_output(
+            "error",
+            ename="AssertionError",
+            evalue="the hidden check of answer_for",
+            traceback=[
+                "Cell In[3], line 3",
+                '----> 3 assert answer_for(7) == 49, "the hidden check of answer_for"',
+                "AssertionError: the hidden check of answer_for",
+            ],
+        ),
     ]
-    student = new_code_cell("def answer():\n    return 42", metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "s"}})
-    student.outputs = [new_output("stream", name="stdout", text="\x1b[0;31massert answer_for(7) == 49, \"the hidden check of answer_for\"\x1b[0m")]
+    student = new_code_cell(
+        "def answer():\n    return 42",
+        metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "s"}},
+    )
+    student.outputs = [
+        new_output(
+            "stream",
+            name="stdout",
+            text='\x1b[0;31massert answer_for(7) == 49, "the hidden check of answer_for"\x1b[0m',
+        )
+    ]
     return new_notebook(cells=[student, test])
 
 
@@ -52,7 +77,7 @@ def test_feedback_keeps_results_and_messages_but_no_hidden_line():
     nb, _ = HideHiddenTests().preprocess(notebook(), {})
     student, test = nb.cells
     assert "answer_for(7)" not in test.source and "secret_helper_value" not in test.source
-    assert 'assert answer() == 42' in test.source  # the visible test stays
+    assert "assert answer() == 42" in test.source  # the visible test stays
     error = test.outputs[1]
     assert error.ename == "AssertionError" and error.evalue == "the hidden check of answer_for"
     assert error.traceback == ["AssertionError: the hidden check of answer_for"]
@@ -61,7 +86,9 @@ def test_feedback_keeps_results_and_messages_but_no_hidden_line():
     assert "[hidden test]" in test.outputs[0].text and "[hidden test]" in student.outputs[0].text
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="permissions only matter when student code runs as another user")
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="permissions only matter when student code runs as another user"
+)
 def test_course_folder_is_closed_to_other_users_but_the_environment(tmp_path):
     course = tmp_path / "course"
     for name in ("source", "submitted", ".venv/bin", "course_utils"):
@@ -73,13 +100,25 @@ def test_course_folder_is_closed_to_other_users_but_the_environment(tmp_path):
     changed = protect_course(course, [course / ".venv", course / "course_utils"])
     other = lambda p: stat.S_IMODE(p.stat().st_mode) & 0o007  # noqa: E731
     assert other(course) == 0o001  # traverse only: the kernel reaches .venv, lists nothing
-    assert other(course / "source") == other(course / "submitted") == other(course / "gradebook.db") == 0
+    assert (
+        other(course / "source")
+        == other(course / "submitted")
+        == other(course / "gradebook.db")
+        == 0
+    )
     assert other(course / ".venv") == other(course / "course_utils") == 0o005
-    assert set(changed) == {course, course / "source", course / "submitted", course / "gradebook.db"}
+    assert set(changed) == {
+        course,
+        course / "source",
+        course / "submitted",
+        course / "gradebook.db",
+    }
     assert protect_course(course, [course / ".venv"]) == [course / "course_utils"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="permissions only matter when student code runs as another user")
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="permissions only matter when student code runs as another user"
+)
 def test_folders_above_the_environment_become_traversable(tmp_path):
     deep = tmp_path / "home" / "python" / "bin"
     deep.mkdir(parents=True)
@@ -99,17 +138,17 @@ def test_a_worker_sees_only_its_student_and_merging_replaces_only_that_student(t
             gb.add_student(student)
             gb.add_submission("lab3_part2", student)
     copy = tmp_path / "copy.db"
-    copy.write_bytes(_snapshot(db, "ann"))
+    copy.write_bytes(snapshot(db, "ann"))
     con = sqlite3.connect(copy)
     assert [r[0] for r in con.execute("SELECT student_id FROM submitted_assignment")] == ["ann"]
     assert [r[0] for r in con.execute("SELECT id FROM student")] == ["ann"]
     con.execute("UPDATE grade SET auto_score = 1.5")
     con.commit()
     con.close()
-    rows = _rows(copy, "lab3_part2", "ann")
+    rows = submission_rows(copy, "lab3_part2", "ann")
     assert rows["grade"] and all(r["auto_score"] == 1.5 for r in rows["grade"])
-    before = _rows(db, "lab3_part2", "bob")
+    before = submission_rows(db, "lab3_part2", "bob")
     merge(db, "lab3_part2", "ann", rows)
-    assert _rows(db, "lab3_part2", "ann") == rows
-    assert _rows(db, "lab3_part2", "bob") == before
+    assert submission_rows(db, "lab3_part2", "ann") == rows
+    assert submission_rows(db, "lab3_part2", "bob") == before
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"

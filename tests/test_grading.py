@@ -21,8 +21,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbgrader_course import Course, assert_no_hidden_tests, mutate
-from test_roundtrip import LAB
+from support import (
+    LAB,
+    Course,
+    assert_no_hidden_tests,
+    build_class,
+    cell,
+    grade_id_of,
+    mutate,
+    with_code,
+)
 
 ASSIGNMENT = "lab3_part2"
 IS_ROOT = os.geteuid() == 0
@@ -32,20 +40,9 @@ CELL_TIMEOUT = 150
 MEMORY = "3G"
 
 
-def cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def with_code(nb: nbformat.NotebookNode, grade_id: str, before: str = "", after: str = "") -> nbformat.NotebookNode:
-    nb = nbformat.from_dict(nb)
-    target = cell(nb, grade_id)
-    target.source = before + target.source + after
-    return nb
-
-
 def probe(targets: dict[str, str], action: str) -> str:
     """Code that tries `action` ('read' or 'write') on each target and prints what happened."""
-    return f'''
+    return f"""
 import json as _json
 import os as _os
 import sqlite3 as _sqlite3
@@ -67,21 +64,25 @@ for _name, _path in {targets!r}.items():
     except Exception as _e:
         _results[_name] = type(_e).__name__
 print("PROBE " + _json.dumps({{"uid": _os.getuid(), **_results}}))
-'''
+"""
 
 
-def hostile(reference: nbformat.NotebookNode, course: Course) -> dict[str, tuple[nbformat.NotebookNode, set[str]]]:
+def hostile(
+    reference: nbformat.NotebookNode, course: Course
+) -> dict[str, tuple[nbformat.NotebookNode, set[str]]]:
     """Student -> (notebook, the tests it must lose)."""
     wrong_order = LAB.wrong["wrong_order"]
     edited = mutate(reference, *wrong_order[:3])
     cell(edited, "test_model").source = 'print("Exercise 2: visible checks passed.")'
 
     deleted = mutate(reference, *LAB.wrong["transposed_confusion"][:3])
-    deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_confusion"]
+    deleted.cells = [c for c in deleted.cells if grade_id_of(c) != "test_confusion"]
 
-    redefined = mutate(reference, "accuracy",
-                       "test_loss, test_accuracy = model.evaluate(test_img, test_labels_1h, verbose=0)",
-                       """import course_utils.data as _kit_data
+    redefined = mutate(
+        reference,
+        "accuracy",
+        "test_loss, test_accuracy = model.evaluate(test_img, test_labels_1h, verbose=0)",
+        """import course_utils.data as _kit_data
 
 _real_load = _kit_data.load_fashion_mnist
 
@@ -93,14 +94,20 @@ def load_fashion_mnist(*args, **kwargs):
 
 
 _kit_data.load_fashion_mnist = load_fashion_mnist
-test_accuracy = 1.0""")
+test_accuracy = 1.0""",
+    )
 
-    always_equal = mutate(reference, "confusion", "cm = confusion_matrix(actual, predicted)", """class AllEqual(np.ndarray):
+    always_equal = mutate(
+        reference,
+        "confusion",
+        "cm = confusion_matrix(actual, predicted)",
+        """class AllEqual(np.ndarray):
     def __eq__(self, other):
         return True
 
 
-cm = np.full((10, 10), 100).view(AllEqual)""")
+cm = np.full((10, 10), 100).view(AllEqual)""",
+    )
 
     other = course.root / "submitted" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     reads = {
@@ -112,30 +119,59 @@ cm = np.full((10, 10), 100).view(AllEqual)""")
         "grader's gradebook": "../../../gradebook.db",
         "course folder": str(course.root),
     }
-    writes = {"course gradebook": str(course.root / "gradebook.db"), "grader's gradebook": "../../../gradebook.db"}
+    writes = {
+        "course gradebook": str(course.root / "gradebook.db"),
+        "grader's gradebook": "../../../gradebook.db",
+    }
 
-    leaker = with_code(reference, "preprocess", after='''
+    leaker = with_code(
+        reference,
+        "preprocess",
+        after="""
 
 
 def _show_each_cell(info):
     print(info.raw_cell)
 
 
-get_ipython().events.register("pre_run_cell", _show_each_cell)''')
+get_ipython().events.register("pre_run_cell", _show_each_cell)""",
+    )
 
     return {
         "edited_test_cell": (edited, {"test_model"}),
         "deleted_test_cell": (deleted, {"test_confusion"}),
         "redefined_helper": (redefined, {"test_accuracy"}),
         "always_equal": (always_equal, {"test_confusion"}),
-        "reads_solutions": (with_code(reference, "preprocess", after="\n" + probe(reads, "read")), set()),
-        "writes_gradebook": (with_code(reference, "preprocess", after="\n" + probe(writes, "write")), set()),
-        "floods_output": (with_code(reference, "preprocess",
-                                    after='\nprint("x" * 3_000_000)\nfor _i in range(50_000):\n    print(_i)'), set()),
-        "loops_forever": (with_code(reference, "confusion", before="while True:\n    pass\n"), {"test_confusion"}),
-        "exhausts_memory": (with_code(reference, "accuracy",
-                                      before="_hog = [np.ones(2**27) for _ in range(8)]  # 8 GiB\n"), {"test_accuracy"}),
-        "exits_kernel": (with_code(reference, "confusion", before="import os\n\nos._exit(3)\n"), {"test_confusion"}),
+        "reads_solutions": (
+            with_code(reference, "preprocess", after="\n" + probe(reads, "read")),
+            set(),
+        ),
+        "writes_gradebook": (
+            with_code(reference, "preprocess", after="\n" + probe(writes, "write")),
+            set(),
+        ),
+        "floods_output": (
+            with_code(
+                reference,
+                "preprocess",
+                after='\nprint("x" * 3_000_000)\nfor _i in range(50_000):\n    print(_i)',
+            ),
+            set(),
+        ),
+        "loops_forever": (
+            with_code(reference, "confusion", before="while True:\n    pass\n"),
+            {"test_confusion"},
+        ),
+        "exhausts_memory": (
+            with_code(
+                reference, "accuracy", before="_hog = [np.ones(2**27) for _ in range(8)]  # 8 GiB\n"
+            ),
+            {"test_accuracy"},
+        ),
+        "exits_kernel": (
+            with_code(reference, "confusion", before="import os\n\nos._exit(3)\n"),
+            {"test_confusion"},
+        ),
         "leaks_tests": (leaker, set()),
     }
 
@@ -148,8 +184,7 @@ def graded_markers(course: Course) -> list[Path]:
 def hostile_class(tmp_path_factory):
     """The class, graded once with an interruption after two submissions, then resumed."""
     course = Course(tmp_path_factory.mktemp("class"), ASSIGNMENT)
-    reference = course.solved(LAB.answers)
-    course.submit("reference", reference)
+    reference = build_class(course, LAB, mistakes=(), untouched=False)
     expected = {"reference": set()}
     for student, (nb, lost) in hostile(reference, course).items():
         course.submit(student, nb)
@@ -158,7 +193,16 @@ def hostile_class(tmp_path_factory):
     broken.mkdir(parents=True)
     (broken / f"{ASSIGNMENT}.ipynb").write_text('{"cells": [ this is not a notebook')
 
-    args = ["--workers", "2", "--cell-timeout", str(CELL_TIMEOUT), "--timeout", "900", "--memory", MEMORY]
+    args = [
+        "--workers",
+        "2",
+        "--cell-timeout",
+        str(CELL_TIMEOUT),
+        "--timeout",
+        "900",
+        "--memory",
+        MEMORY,
+    ]
     first = course.grade_process(*args)
     deadline = time.monotonic() + 1800
     while len(graded_markers(course)) < 2 and first.poll() is None and time.monotonic() < deadline:
@@ -166,13 +210,26 @@ def hostile_class(tmp_path_factory):
     first.send_signal(signal.SIGINT)
     first_out, first_err = first.communicate(timeout=300)
     interrupted = {
-        "returncode": first.returncode, "stderr": first_err, "graded": len(graded_markers(course)),
-        "integrity": sqlite3.connect(course.root / "gradebook.db").execute("PRAGMA integrity_check").fetchone()[0],
-        "leftovers": [p.name for p in (course.root / "autograded").glob("*/.*") if p.name.startswith((".incoming", ".old"))],
+        "returncode": first.returncode,
+        "stderr": first_err,
+        "graded": len(graded_markers(course)),
+        "integrity": sqlite3.connect(course.root / "gradebook.db")
+        .execute("PRAGMA integrity_check")
+        .fetchone()[0],
+        "leftovers": [
+            p.name
+            for p in (course.root / "autograded").glob("*/.*")
+            if p.name.startswith((".incoming", ".old"))
+        ],
     }
     second = course.grade(*args)
-    return {"course": course, "expected": expected, "interrupted": interrupted, "resumed": second,
-            "scores": course.scores()}
+    return {
+        "course": course,
+        "expected": expected,
+        "interrupted": interrupted,
+        "resumed": second,
+        "scores": course.scores(),
+    }
 
 
 def test_interrupted_run_keeps_what_it_graded(hostile_class):
@@ -209,10 +266,15 @@ def test_a_broken_submission_is_reported_and_harms_no_one(hostile_class):
     course, run = hostile_class["course"], hostile_class["resumed"]
     assert run.returncode == 1
     assert "broken: failed" in run.stderr
-    rows = {r["student_id"]: r for r in csv.DictReader(open(course.root / "grades" / f"{ASSIGNMENT}.csv"))}
+    rows = {
+        r["student_id"]: r
+        for r in csv.DictReader(open(course.root / "grades" / f"{ASSIGNMENT}.csv"))
+    }
     assert rows["broken"]["status"].startswith("failed: ")
     assert rows["reference"]["status"] == "graded"
-    assert float(rows["reference"]["score"]) == sum(m for _, m in hostile_class["scores"]["reference"].values())
+    assert float(rows["reference"]["score"]) == sum(
+        m for _, m in hostile_class["scores"]["reference"].values()
+    )
     assert set(rows) == set(hostile_class["expected"]) | {"broken"}
 
 
@@ -220,35 +282,51 @@ def outputs(course: Course, student: str, grade_id: str) -> str:
     nb = course.autograded(student)
     texts = []
     for out in cell(nb, grade_id).outputs:
-        texts.append(out.get("text", "") if out.output_type == "stream" else f"{out.get('ename')}: {out.get('evalue')}")
+        texts.append(
+            out.get("text", "")
+            if out.output_type == "stream"
+            else f"{out.get('ename')}: {out.get('evalue')}"
+        )
     return "".join(texts)
 
 
 def test_what_broke_each_notebook_is_said_in_it(hostile_class):
     course = hostile_class["course"]
-    assert "KernelDied: the kernel stopped while this cell ran" in outputs(course, "exits_kernel", "confusion")
-    assert "NotRun: not run: the kernel stopped in an earlier cell" in outputs(course, "exits_kernel", "test_confusion")
+    assert "KernelDied: the kernel stopped while this cell ran" in outputs(
+        course, "exits_kernel", "confusion"
+    )
+    assert "NotRun: not run: the kernel stopped in an earlier cell" in outputs(
+        course, "exits_kernel", "test_confusion"
+    )
     assert "MemoryError" in outputs(course, "exhausts_memory", "accuracy")
     assert "CellTimeoutError" in outputs(course, "loops_forever", "confusion")
     assert "bytes of output were not kept" in outputs(course, "floods_output", "preprocess")
-    size = (course.root / "autograded" / "floods_output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").stat().st_size
+    size = (
+        (course.root / "autograded" / "floods_output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
+        .stat()
+        .st_size
+    )
     assert size < 2_000_000, size
 
 
 def probe_result(course: Course, student: str) -> dict:
     text = outputs(course, student, "preprocess")
-    line = next(l for l in text.splitlines() if l.startswith("PROBE "))
+    line = next(line for line in text.splitlines() if line.startswith("PROBE "))
     return json.loads(line.removeprefix("PROBE "))
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="student code runs as another user only when the grader is root")
+@pytest.mark.skipif(
+    not IS_ROOT, reason="student code runs as another user only when the grader is root"
+)
 def test_student_code_reads_no_solutions_gradebook_or_other_students(hostile_class):
     found = probe_result(hostile_class["course"], "reads_solutions")
     assert found.pop("uid") not in (0, os.getuid())
     assert found == {name: "PermissionError" for name in found}, found
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="student code runs as another user only when the grader is root")
+@pytest.mark.skipif(
+    not IS_ROOT, reason="student code runs as another user only when the grader is root"
+)
 def test_student_code_cannot_write_the_gradebook(hostile_class):
     found = probe_result(hostile_class["course"], "writes_gradebook")
     found.pop("uid")
@@ -284,8 +362,11 @@ def test_grades_match_plain_nbgrader_autograde(hostile_class, tmp_path):
         done = course.nbgrader("export", "--to", str(tmp_path / f"{name}.csv"))
         assert done.returncode == 0, done.stderr
         rows = csv.DictReader(open(tmp_path / f"{name}.csv"))
-        exports[name] = {r["student_id"]: (r["raw_score"], r["max_score"]) for r in rows
-                         if r["student_id"] in ("reference", "always_equal")}
+        exports[name] = {
+            r["student_id"]: (r["raw_score"], r["max_score"])
+            for r in rows
+            if r["student_id"] in ("reference", "always_equal")
+        }
     assert exports["kit"] == exports["plain"] and len(exports["kit"]) == 2
 
 
@@ -293,7 +374,12 @@ def test_notebooks_that_never_finish_are_stopped_and_keep_what_they_earned(tmp_p
     course = Course(tmp_path, ASSIGNMENT)
     reference = course.solved(LAB.answers)
     # ignores the interrupt at the cell limit: the notebook stops there
-    course.submit("stubborn", with_code(reference, "preprocess", after="""
+    course.submit(
+        "stubborn",
+        with_code(
+            reference,
+            "preprocess",
+            after="""
 import time
 
 while True:
@@ -301,7 +387,9 @@ while True:
         time.sleep(1)
     except KeyboardInterrupt:
         pass
-"""))
+""",
+        ),
+    )
     # every cell within the cell limit, the whole past the notebook limit
     slow = with_code(reference, "model", before="import time\n\ntime.sleep(15)\n")
     course.submit("slow", with_code(slow, "compile", before="time.sleep(15)\n"))
@@ -321,13 +409,17 @@ while True:
 
 def test_bad_input_gets_a_clear_message(tmp_path):
     def grade(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "course_utils.grade", *args], capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "course_utils.grade", *args], capture_output=True, text=True
+        )
 
     run = grade(ASSIGNMENT, "--course", str(tmp_path))
     assert run.returncode == 2 and "has no nbgrader_config.py" in run.stderr
     (tmp_path / "nbgrader_config.py").write_text("")
     run = grade(ASSIGNMENT, "--course", str(tmp_path))
-    assert run.returncode == 2 and "run `nbgrader generate_assignment lab3_part2` first" in run.stderr
+    assert (
+        run.returncode == 2 and "run `nbgrader generate_assignment lab3_part2` first" in run.stderr
+    )
     (tmp_path / "gradebook.db").write_text("not a database")
     run = grade(ASSIGNMENT, "--course", str(tmp_path))
     assert run.returncode == 2 and "is not an nbgrader gradebook" in run.stderr

@@ -9,8 +9,16 @@ import pytest
 from course_utils.model import build_model, compile_model, count_parameters
 
 LAYERS = [
-    "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D",
-    "Conv2D", "BatchNormalization", "Activation", "Flatten", "Dense", "Softmax",
+    "Conv2D",
+    "BatchNormalization",
+    "Activation",
+    "MaxPooling2D",
+    "Conv2D",
+    "BatchNormalization",
+    "Activation",
+    "Flatten",
+    "Dense",
+    "Softmax",
 ]
 
 
@@ -54,7 +62,9 @@ def test_compile_settings():
     assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(0.001)
     assert model.loss == "categorical_crossentropy"
     result = model.evaluate(
-        np.zeros((2, 28, 28, 1), "float32"), np.eye(10, dtype="float32")[[0, 1]],
-        verbose=0, return_dict=True,
+        np.zeros((2, 28, 28, 1), "float32"),
+        np.eye(10, dtype="float32")[[0, 1]],
+        verbose=0,
+        return_dict=True,
     )
     assert set(result) == {"loss", "accuracy"}

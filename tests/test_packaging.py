@@ -5,12 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
 
 
 def _pyproject_requirements() -> dict[str, str]:
@@ -37,8 +36,17 @@ def test_environment_yml_and_pyproject_list_the_same_packages():
 
 
 def test_required_packages_are_listed():
-    needed = {"jupyterlab", "nbgrader", "tensorflow", "numpy", "matplotlib", "seaborn",
-              "scikit-learn", "nbval", "pytest"}
+    needed = {
+        "jupyterlab",
+        "nbgrader",
+        "tensorflow",
+        "numpy",
+        "matplotlib",
+        "seaborn",
+        "scikit-learn",
+        "nbval",
+        "pytest",
+    }
     assert needed <= set(_pyproject_requirements())
 
 

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
+from itertools import pairwise
 
+import matplotlib.image as plt_image
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
 from course_utils import plots
 from course_utils.data import CLASS_NAMES
+from support import ROOT
 
 
-def _texts(fig: Figure) -> set[str]:
-    return {t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")) if t.get_text()}
-
-
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, dpi: float | None = None) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
@@ -53,8 +53,12 @@ def test_plot_samples_labels_25_images(fashion_mnist):
 
 
 def test_plot_history_curves_start_at_epoch_one():
-    history = {"accuracy": [0.8, 0.85, 0.87], "val_accuracy": [0.82, 0.84, 0.85],
-               "loss": [0.6, 0.4, 0.35], "val_loss": [0.5, 0.45, 0.42]}
+    history = {
+        "accuracy": [0.8, 0.85, 0.87],
+        "val_accuracy": [0.82, 0.84, 0.85],
+        "loss": [0.6, 0.4, 0.35],
+        "val_loss": [0.5, 0.45, 0.42],
+    }
     fig = plots.plot_history(history)
     accuracy, loss = fig.axes
     assert (accuracy.get_title(), loss.get_title()) == ("Accuracy", "Loss")
@@ -117,13 +121,16 @@ def test_plot_misclassified_titles_true_and_predicted(fashion_mnist, predictions
     fig = plots.plot_misclassified(x_test, y_true, y_pred, CLASS_NAMES, nrows=2, ncols=3)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     wrong = np.flatnonzero(y_true != y_pred)[:6]
-    assert titles == [f"true: {CLASS_NAMES[y_true[i]]}\npred: {CLASS_NAMES[y_pred[i]]}" for i in wrong]
+    assert titles == [
+        f"true: {CLASS_NAMES[y_true[i]]}\npred: {CLASS_NAMES[y_pred[i]]}" for i in wrong
+    ]
     assert "6 of 2,000" in fig._suptitle.get_text()
 
 
 def test_plot_accuracy_vs_parameters_uses_a_log_axis():
-    fig = plots.plot_accuracy_vs_parameters([8070, 16418, 33978], [0.88, 0.9, 0.91],
-                                            ["4 filters", "8 filters", "16 filters"])
+    fig = plots.plot_accuracy_vs_parameters(
+        [8070, 16418, 33978], [0.88, 0.9, 0.91], ["4 filters", "8 filters", "16 filters"]
+    )
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "parameters (log scale)" and ax.get_ylabel() == "test accuracy"
@@ -136,22 +143,81 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def test_every_figure_renders_to_a_png_of_its_size(fashion_mnist, predictions):
+def _ink(pixels: np.ndarray) -> np.ndarray:
+    """Where an RGB(A) image is drawn on: pixels clearly darker or more coloured than white
+    (a light grid is not ink)."""
+    return np.abs(pixels[..., :3] - 1).max(axis=-1) > 0.1
+
+
+HISTORY = {
+    "accuracy": [0.8, 0.85],
+    "val_accuracy": [0.82, 0.84],
+    "loss": [0.6, 0.4],
+    "val_loss": [0.5, 0.45],
+}
+
+
+def test_every_figure_draws_in_each_of_its_axes_and_fits_a_notebook(fashion_mnist, predictions):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     (x_train, y_train), (x_test, _) = fashion_mnist
     y_true, y_pred = predictions
-    history = {"accuracy": [0.8, 0.85], "val_accuracy": [0.82, 0.84], "loss": [0.6, 0.4], "val_loss": [0.5, 0.45]}
-    figures = [
-        plots.plot_image(x_train[0]),
-        plots.plot_samples(x_train, y_train, CLASS_NAMES),
-        plots.plot_history(history),
-        plots.plot_confusion_matrix(y_true, y_pred, CLASS_NAMES),
-        plots.plot_misclassified(x_test, y_true, y_pred, CLASS_NAMES),
-        plots.plot_accuracy_vs_parameters([8070, 16418], [0.88, 0.9], ["4", "8"]),
-    ]
-    for fig in figures:
-        width, height = _png_size(_png(fig))
-        assert (width, height) == tuple(round(v) for v in fig.get_size_inches() * fig.dpi)
-        assert 300 <= width <= 1200, "figures should fit a notebook's width"
+    figures = {  # each figure, with how many axes it has (colour bars included)
+        "image": (plots.plot_image(x_train[0]), 2),
+        "samples": (plots.plot_samples(x_train, y_train, CLASS_NAMES), 25),
+        "history": (plots.plot_history(HISTORY), 2),
+        "confusion": (plots.plot_confusion_matrix(y_true, y_pred, CLASS_NAMES), 2),
+        "misclassified": (plots.plot_misclassified(x_test, y_true, y_pred, CLASS_NAMES), 18),
+        "accuracy": (plots.plot_accuracy_vs_parameters([8070, 16418], [0.88, 0.9], ["4", "8"]), 1),
+    }
+    for name, (fig, axes) in figures.items():
+        assert len(fig.axes) == axes, name
+        pixels = plt_image.imread(io.BytesIO(_png(fig)))
+        height, width = pixels.shape[:2]
+        assert 300 <= width <= 1200, f"{name}: figures should fit a notebook's width"
+        ink = _ink(pixels)
+        assert ink.mean() > 0.02, f"{name} is blank"
+        FigureCanvasAgg(fig).draw()
+        renderer = fig.canvas.get_renderer()
+        for i, ax in enumerate(fig.axes):
+            # something drawn inside the frame (a few pixels in, clear of the spines)
+            box = ax.get_window_extent(renderer)
+            inside = ink[
+                round(height - box.y1) + 3 : round(height - box.y0) - 3,
+                round(box.x0) + 3 : round(box.x1) - 3,
+            ]
+            assert inside.mean() > 0.003, f"{name}: axes {i} is empty"
+            # titles, labels and tick labels within the picture, not cut off at its edge
+            tight = ax.get_tightbbox(renderer)
+            assert 0 <= tight.x0 and tight.x1 <= width and 0 <= tight.y0 and tight.y1 <= height, (
+                f"{name}: axes {i} reaches outside the figure"
+            )
+
+
+def _figures_script():
+    """tools/figures.py, which draws the README's figures into docs/images/."""
+    spec = importlib.util.spec_from_file_location("figures", ROOT / "tools" / "figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_figures_are_current_and_drawn_on(fashion_mnist, predictions):
+    """docs/images/ holds each figure of tools/figures.py at the size the code draws it now
+    (a figure whose size changed needs `python tools/figures.py`), and the README shows it."""
+    script = _figures_script()
+    (x_train, y_train), (x_test, _) = fashion_mnist
+    y_true, y_pred = predictions
+    figures = script.draw(HISTORY, x_train, y_train, x_test, y_true, y_pred)
+    assert sorted(p.stem for p in script.OUT.glob("*.png")) == sorted(figures)
+    readme = (ROOT / "README.md").read_text()
+    for name, fig in figures.items():
+        committed = (script.OUT / f"{name}.png").read_bytes()
+        assert f"](docs/images/{name}.png)" in readme, f"the README does not show {name}.png"
+        assert _png_size(committed) == _png_size(_png(fig, dpi=script.DPI)), (
+            f"docs/images/{name}.png is stale: run `python tools/figures.py`"
+        )
+        assert _ink(plt_image.imread(io.BytesIO(committed))).mean() > 0.02, f"{name}.png is blank"
 
 
 def test_confusion_matrix_labels_do_not_overlap(predictions):
@@ -164,7 +230,7 @@ def test_confusion_matrix_labels_do_not_overlap(predictions):
     ax = fig.axes[0]
     for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
         boxes = [label.get_window_extent(renderer) for label in labels]
-        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+        assert not any(a.overlaps(b) for a, b in pairwise(boxes))
         assert all(fig.bbox.contains(b.x0, b.y0) and fig.bbox.contains(b.x1, b.y1) for b in boxes)
     title = ax.title.get_window_extent(renderer)
     assert fig.bbox.x0 <= title.x0 and title.x1 <= fig.bbox.x1, "the title should fit the figure"

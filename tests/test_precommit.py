@@ -3,16 +3,15 @@ commit would run them."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 
-from conftest import ROOT
 from course_utils.assignments import notebook_problems
+from course_utils.environment import tool_env
+from support import ROOT
 
 
 def test_hooks_strip_outputs_then_pass(tmp_path):
@@ -27,14 +26,15 @@ def test_hooks_strip_outputs_then_pass(tmp_path):
     nbformat.write(nb, repo / "lab.ipynb")
     assert notebook_problems(repo / "lab.ipynb") == [f"{repo / 'lab.ipynb'}: cell 1 has outputs"]
 
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = tool_env(PRE_COMMIT_HOME=str(tmp_path / "cache"))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     pre_commit = [sys.executable, "-m", "pre_commit", "run", "--all-files"]
     first = subprocess.run(pre_commit, cwd=repo, env=env, capture_output=True, text=True)
-    assert first.returncode == 1 and "files were modified by this hook" in first.stdout, first.stdout
+    assert first.returncode == 1 and "files were modified by this hook" in first.stdout, (
+        first.stdout
+    )
     assert notebook_problems(repo / "lab.ipynb") == []
     assert (repo / "lab.ipynb").read_bytes() == committed.read_bytes()
     second = subprocess.run(pre_commit, cwd=repo, env=env, capture_output=True, text=True)

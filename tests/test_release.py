@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import ASSIGNMENTS, ROOT
 from course_utils.assignments import generate, notebook_problems, solution_lines
+from course_utils.grading.regions import hidden_lines
+from support import ASSIGNMENTS, ROOT, with_code
+
+# Lines of each instructor notebook that only the instructor may see (solutions), and lines
+# that every student sees (given code around them).
+SOLUTION_LINES = {
+    "lab3_part2": [
+        "return keras.utils.to_categorical(labels, NUM_CLASSES)",
+        "cm = confusion_matrix(actual, predicted)",
+        "validation_split=0.1,",
+    ],
+    "lab3_quiz": [
+        "v_hat = v / (1 - beta1**t)",
+        "batch_norm = 4 * f",
+        "shifted = s - np.max(s, axis=-1, keepdims=True)",
+    ],
+}
+# A line of both assignments' hidden tests.
+HIDDEN_LINE = '_data = importlib.reload(importlib.import_module("course_utils.data"))'
+PUBLIC_LINES = {
+    "lab3_part2": ["import numpy as np", "num_filters = 4", "def build_model(num_filters):"],
+    "lab3_quiz": ["import numpy as np", "choice = smallest_within_one_point(results)"],
+}
+
+
+def notebooks(assignment: str) -> tuple[Path, Path]:
+    """The instructor notebook of `assignment` and its committed student version."""
+    name = f"{assignment}.ipynb"
+    return ROOT / "source" / assignment / name, ROOT / "release" / assignment / name
+
+
+def leaked(source: Path, released: nbformat.NotebookNode) -> list[str]:
+    """The instructor-only lines of `source` (solutions, hidden tests) that `released` shows."""
+    text = "\n".join(c.source for c in released.cells)
+    return sorted(solution_lines(source) & {line.strip() for line in text.splitlines()})
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -28,26 +63,47 @@ def test_release_is_regenerated_exactly(tmp_path, assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_holds_no_solution_or_hidden_test(assignment):
-    source = ROOT / "source" / assignment / f"{assignment}.ipynb"
-    released = ROOT / "release" / assignment / f"{assignment}.ipynb"
-    cells = nbformat.read(released, as_version=4).cells
-    text = "\n".join(c.source for c in cells)
-    released_lines = {line.strip() for line in text.splitlines()}
-    lines = solution_lines(source)
-    assert len(lines) > 20
-    leaked = sorted(lines & released_lines)
-    assert leaked == []
+    source, released = notebooks(assignment)
+    nb = nbformat.read(released, as_version=4)
+    assert len(solution_lines(source)) > 20
+    assert leaked(source, nb) == []
+    text = "\n".join(c.source for c in nb.cells)
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "MARK SCHEME"):
         assert marker not in text
 
 
+def test_every_assignment_has_known_solution_lines():
+    assert sorted(SOLUTION_LINES) == sorted(PUBLIC_LINES) == ASSIGNMENTS
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_leak_check_finds_solutions_in_the_instructor_notebook(assignment):
-    source = ROOT / "source" / assignment / f"{assignment}.ipynb"
+def test_solution_lines_are_the_solutions_and_not_the_given_code(assignment):
+    source, _ = notebooks(assignment)
     text = "\n".join(c.source for c in nbformat.read(source, as_version=4).cells)
     lines = solution_lines(source)
-    assert lines and all(line in text for line in lines)
-    assert "### BEGIN SOLUTION" not in lines and "import numpy as np" not in lines
+    assert set(SOLUTION_LINES[assignment]) <= lines
+    for given in PUBLIC_LINES[assignment]:
+        assert given in text.splitlines(), f"{given!r} is not in the instructor notebook"
+        assert given not in lines
+    assert "### BEGIN SOLUTION" not in lines and "### BEGIN HIDDEN TESTS" not in lines
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_leak_check_finds_solutions_planted_in_the_release(assignment):
+    source, released = notebooks(assignment)
+    instructor = nbformat.read(source, as_version=4)
+    assert any(HIDDEN_LINE in hidden_lines(c.source) for c in instructor.cells)
+    nb = nbformat.read(released, as_version=4)
+    exercise, test = (
+        next(
+            c for c in nb.cells if c.cell_type == "code" and c.metadata["nbgrader"].get(kind)
+        ).metadata["nbgrader"]["grade_id"]
+        for kind in ("solution", "grade")
+    )
+    planted = SOLUTION_LINES[assignment][:2]
+    nb = with_code(nb, exercise, after="".join(f"\n    {line}" for line in planted))
+    nb = with_code(nb, test, before=f"{HIDDEN_LINE}  \n")
+    assert leaked(source, nb) == sorted([*planted, HIDDEN_LINE])
 
 
 @pytest.mark.parametrize("folder", ["source", "release"])

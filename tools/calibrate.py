@@ -55,8 +55,10 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         accuracy, seconds = train_one(seed, args.epochs, data)
         accuracies.append(accuracy)
-        print(f"epochs={args.epochs} seed={seed} test_accuracy={accuracy:.4f} fit_s={seconds:.1f}",
-              flush=True)
+        print(
+            f"epochs={args.epochs} seed={seed} test_accuracy={accuracy:.4f} fit_s={seconds:.1f}",
+            flush=True,
+        )
     print(
         f"epochs={args.epochs} seeds={len(accuracies)} min={min(accuracies):.4f} "
         f"median={statistics.median(accuracies):.4f} max={max(accuracies):.4f}"

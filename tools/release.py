@@ -10,26 +10,24 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from course_utils.assignments import generate, validate
-
-ROOT = Path(__file__).resolve().parents[1]
+from course_utils.environment import REPO
 
 
 def main(assignments: list[str]) -> int:
     for name in assignments:
-        notebook = ROOT / "source" / name / f"{name}.ipynb"
+        notebook = REPO / "source" / name / f"{name}.ipynb"
         print(f"[{name}] running the instructor notebook and its tests…", flush=True)
         start = time.perf_counter()
-        result = validate(notebook, ROOT)
+        result = validate(notebook, REPO)
         if not result.passed:
             print(result.output)
             print(f"[{name}] the solution fails its own tests: not released.")
             return 1
         print(f"[{name}] all tests pass ({time.perf_counter() - start:.0f} s)")
-        release = generate(name, ROOT)
-        print(f"[{name}] student version: {release.relative_to(ROOT)}/{name}.ipynb")
+        release = generate(name, REPO)
+        print(f"[{name}] student version: {release.relative_to(REPO)}/{name}.ipynb")
     return 0
 
 

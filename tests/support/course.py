@@ -1,28 +1,34 @@
-"""A throw-away nbgrader course: generate, submit, autograde, read the gradebook, feedback."""
+"""A throw-away nbgrader course: generate, submit, grade, read the gradebook, feedback."""
 
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from course_utils.assignments import HIDDEN_BLOCK, generate, nbgrader
+from course_utils.assignments import generate, nbgrader
+from course_utils.environment import tool_env
+from course_utils.grading.regions import SOLUTION, hidden_lines, without_markers
+from support.mistakes import Spec
+from support.notebooks import grade_id_of, mutate
+from support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-MARKER = re.compile(r"### (BEGIN|END) SOLUTION")
+#: (score, max score) of each autograded test cell, by grade id
+Scores = dict[str, tuple[float, float]]
 
 
 class Course:
-    """A course folder made from this repository's config and `source/`."""
+    """A course folder made from this repository's config and one assignment of `source/`."""
 
     def __init__(self, folder: Path, assignment: str):
+        """Copy the config and the instructor notebook into `folder`, generate the release."""
         self.root = folder
         self.assignment = assignment
         shutil.copy(ROOT / "nbgrader_config.py", folder)
@@ -31,6 +37,7 @@ class Course:
 
     @property
     def source(self) -> Path:
+        """The instructor notebook (solutions and hidden tests)."""
         return self.root / "source" / self.assignment / f"{self.assignment}.ipynb"
 
     def solved(self, answers: dict[str, str]) -> nbformat.NotebookNode:
@@ -40,54 +47,71 @@ class Course:
             answers: text for the manually graded answer cells, by grade id.
         """
         solutions = {
-            c.metadata["nbgrader"]["grade_id"]: c.source
+            grade_id_of(c): c.source
             for c in nbformat.read(self.source, as_version=4).cells
             if c.metadata.get("nbgrader", {}).get("solution")
         }
         nb = nbformat.read(self.release, as_version=4)
         for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = grade_id_of(cell)
             if cell.metadata["nbgrader"].get("solution"):
                 if cell.cell_type == "markdown":
                     cell.source = answers[grade_id]
                 else:
-                    cell.source = "\n".join(
-                        line for line in solutions[grade_id].splitlines()
-                        if not MARKER.search(line)
-                    )
+                    cell.source = without_markers(solutions[grade_id], SOLUTION)
         return nb
 
     def submit(self, student: str, nb: nbformat.NotebookNode) -> None:
+        """Place `nb` as `student`'s submission."""
         folder = self.root / "submitted" / student / self.assignment
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{self.assignment}.ipynb")
 
     def grade_command(self, *args: str) -> list[str]:
         """The kit's grader for this course's assignment."""
-        return [sys.executable, "-m", "course_utils.grade", self.assignment, "--course", str(self.root), *args]
+        return [
+            sys.executable,
+            "-m",
+            "course_utils.grade",
+            self.assignment,
+            "--course",
+            str(self.root),
+            *args,
+        ]
 
     def grade(self, *args: str) -> subprocess.CompletedProcess:
         """Grade the class with `python -m course_utils.grade` (parallel workers)."""
-        return subprocess.run(self.grade_command(*args), capture_output=True, text=True, env=_env())
+        return subprocess.run(
+            self.grade_command(*args), capture_output=True, text=True, env=tool_env()
+        )
 
     def grade_process(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(self.grade_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=_env())
+        """Start grading the class; the caller waits for (or interrupts) the process."""
+        return subprocess.Popen(
+            self.grade_command(*args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=tool_env(),
+        )
 
     def nbgrader(self, *args: str) -> subprocess.CompletedProcess:
+        """Run ``nbgrader ARGS`` in the course folder."""
         return nbgrader(list(args), self.root)
 
     def feedback_files(self) -> dict[str, Path]:
         """Feedback HTML by student."""
-        return {p.parts[-3]: p for p in (self.root / "feedback").glob(f"*/{self.assignment}/*.html")}
+        return {
+            p.parts[-3]: p for p in (self.root / "feedback").glob(f"*/{self.assignment}/*.html")
+        }
 
     def autograde(self) -> str:
-        """Plain `nbgrader autograde`, one submission after another."""
+        """Plain `nbgrader autograde`, one submission after another; returns its output."""
         done = nbgrader(["autograde", self.assignment, "--force"], self.root)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout + done.stderr
 
-    def scores(self) -> dict[str, dict[str, tuple[float, float]]]:
+    def scores(self) -> dict[str, Scores]:
         """(score, max) of every autograded test cell, by student and grade id."""
         result = {}
         with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
@@ -104,32 +128,53 @@ class Course:
         return result
 
     def autograded(self, student: str) -> nbformat.NotebookNode:
-        path = self.root / "autograded" / student / self.assignment / f"{self.assignment}.ipynb"
-        return nbformat.read(path, as_version=4)
+        """`student`'s notebook as the grader ran it (with outputs)."""
+        name = f"{self.assignment}.ipynb"
+        return nbformat.read(
+            self.root / "autograded" / student / self.assignment / name, as_version=4
+        )
 
     def feedback(self) -> dict[str, Path]:
+        """Generate feedback with plain nbgrader; feedback HTML by student."""
         done = nbgrader(["generate_feedback", self.assignment, "--force"], self.root)
         assert done.returncode == 0, done.stdout + done.stderr
         return self.feedback_files()
 
 
-def _env() -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+def build_class(
+    course: Course,
+    spec: Spec,
+    mistakes: Iterable[str] | None = None,
+    untouched: bool = True,
+) -> nbformat.NotebookNode:
+    """Submit a class: "reference" (the solved release), "untouched" (the release as given,
+    unless `untouched` is false) and one student per mistake of `spec`, named as in
+    `spec.wrong` (all of them unless `mistakes` names some).
+
+    Returns:
+        The reference notebook, to derive more submissions from.
+    """
+    reference = course.solved(spec.answers)
+    course.submit("reference", reference)
+    if untouched:
+        course.submit("untouched", nbformat.read(course.release, as_version=4))
+    for student in spec.wrong if mistakes is None else mistakes:
+        cell, old, new, _ = spec.wrong[student]
+        course.submit(student, mutate(reference, cell, old, new))
+    return reference
 
 
 def hidden_test_lines(source: Path, release: Path, min_length: int = 12) -> set[str]:
-    """The lines of the hidden tests in an instructor notebook that are long enough to be telling
-    and that the student version does not show anyway (not even as part of a line)."""
+    """The lines of the hidden tests in an instructor notebook that are long enough to be
+    telling and that the student version does not show anyway (not even as part of a line)."""
     lines = set()
     for cell in nbformat.read(source, as_version=4).cells:
-        for block in HIDDEN_BLOCK.findall(cell.source):
-            lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= min_length)
+        lines.update(line for line in hidden_lines(cell.source) if len(line) >= min_length)
     public = "\n".join(cell.source for cell in nbformat.read(release, as_version=4).cells)
     return {line for line in lines if line not in public}
 
 
-def assert_no_hidden_tests(source: Path, release: Path, files) -> None:
+def assert_no_hidden_tests(source: Path, release: Path, files: Iterable[Path]) -> None:
     """No feedback file shows a hidden-test line of `source` (as text, after HTML decoding)."""
     secrets = hidden_test_lines(source, release)
     assert len(secrets) > 10
@@ -140,12 +185,3 @@ def assert_no_hidden_tests(source: Path, release: Path, files) -> None:
         text = html.unescape(re.sub(r"<[^>]+>", "", raw))
         leaked = sorted(s for s in secrets if s in text or s in html.unescape(raw))
         assert leaked == [], f"{path} shows hidden tests: {leaked[:3]}"
-
-
-def mutate(nb: nbformat.NotebookNode, grade_id: str, old: str, new: str) -> nbformat.NotebookNode:
-    """A copy of `nb` with `old` replaced by `new` in cell `grade_id` (which must hold it)."""
-    nb = nbformat.from_dict(nb)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    assert old in cell.source, f"{old!r} is not in cell {grade_id}"
-    cell.source = cell.source.replace(old, new, 1)
-    return nb

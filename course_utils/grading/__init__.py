@@ -1,0 +1,51 @@
+"""Grading a class with nbgrader: instructors' tooling, apart from the students' helpers.
+
+The students' modules (`course_utils.data`, `model`, `plots`) import nothing from here. This
+package needs the ``course`` extra (``pip install "course-utils[course]"``); importing it loads
+nothing heavy, since the kernel launcher (`sandbox`) runs at every kernel start.
+
+Where to look, concern by concern:
+
+==========================================  ==============================================
+concern                                     module
+==========================================  ==============================================
+the command line, ``make grade``            ``cli`` (``python -m course_utils.grade``)
+grading a class: select, plan, run, install ``coordinator`` (`grade_class`)
+limits, the job sent to a worker, outcome   ``jobs`` (`Limits`, `Job`, `Outcome`)
+one submission in a scratch nbgrader course ``worker`` (`grade_submission`, `kit_config`)
+where jobs run: threads here, or Dask       ``executors`` (`Executor`, Local/Dask)
+running a command under a time limit        ``process`` (`Supervisor`, `ProcessResult`)
+how a kernel is limited and started         ``sandbox`` (the launcher, its `Settings`)
+users and course permissions (as root)      ``isolation``
+how scores reach the gradebook; the CSV     ``gradebook``
+skipping what is graded and unchanged       ``resume``
+Ctrl-C held back while results install      ``signals``
+folders as bytes, digests                   ``archive``
+solution and hidden-test regions            ``regions``
+what nbgrader runs: execute, hide tests     ``preprocessors/``
+==========================================  ==============================================
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+COURSE_EXTRA = ("nbgrader", "nbclient", "nbconvert", "psutil", "tqdm")
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_course_extra() -> str | None:
+    """None when the ``course`` extra is installed, else a message saying how to install it."""
+    missing = [name for name in COURSE_EXTRA if not _installed(name)]
+    if not missing:
+        return None
+    return (
+        f"grading needs the kit's course extra ({', '.join(missing)} missing): "
+        'pip install "course-utils[course]"'
+    )

@@ -1,0 +1,108 @@
+"""The command line: ``python -m course_utils.grade ASSIGNMENT`` (also ``-m course_utils.grading``).
+
+python -m course_utils.grade lab3_part2            # in the course folder
+python -m course_utils.grade lab3_part2 --workers 4 --csv grades.csv
+python -m course_utils.grade lab3_part2 --dask tcp://scheduler:8786
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course_utils.grading import require_course_extra
+from course_utils.grading.jobs import GradingError, Limits, parse_size
+
+
+def parser() -> argparse.ArgumentParser:
+    """The grader's arguments."""
+    p = argparse.ArgumentParser(
+        prog="python -m course_utils.grade",
+        description="Autograde every submission of an assignment with nbgrader, in parallel.",
+    )
+    p.add_argument("assignment")
+    p.add_argument("--course", type=Path, default=Path.cwd(), help="course folder (default: here)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="parallel submissions (default: one per core)"
+    )
+    p.add_argument(
+        "--student", action="append", dest="students", help="grade only this student (repeatable)"
+    )
+    p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=Limits.submission_timeout,
+        help="seconds a whole notebook may run (default %(default)s)",
+    )
+    p.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=Limits.cell_timeout,
+        help="seconds one cell may run (default %(default)s)",
+    )
+    p.add_argument("--memory", default="4G", help="kernel data-memory limit (default %(default)s)")
+    p.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="as root, run student code as root too (not recommended)",
+    )
+    p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="grade on a dask.distributed scheduler (or 'local' for a LocalCluster)",
+    )
+    p.add_argument(
+        "--csv", type=Path, help="where to write the grades (default grades/ASSIGNMENT.csv)"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Grade a class from the command line.
+
+    Returns:
+        0 when every submission was graded, 1 when some failed, 2 when the class could not be
+        graded as asked, 130 when interrupted.
+    """
+    args = parser().parse_args(argv)
+    problem = require_course_extra()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from course_utils.grading.coordinator import grade_class
+
+    try:
+        limits = Limits(
+            submission_timeout=args.timeout,
+            cell_timeout=args.cell_timeout,
+            memory=parse_size(args.memory),
+            isolate=not args.no_isolation,
+        )
+    except ValueError:
+        print(f"error: --memory {args.memory!r} is not a size (e.g. 4G, 512M)", file=sys.stderr)
+        return 2
+    try:
+        report = grade_class(
+            args.course,
+            args.assignment,
+            workers=args.workers,
+            limits=limits,
+            students=args.students,
+            force=args.force,
+            feedback=not args.no_feedback,
+            dask=args.dask,
+            csv_path=args.csv,
+        )
+    except GradingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: submissions graded so far are saved; run again to grade the rest",
+            file=sys.stderr,
+        )
+        return 130
+    return 1 if report.failed else 0

@@ -1,0 +1,93 @@
+"""Where submissions are graded: worker threads here, or the workers of a Dask cluster.
+
+Both take `Job`s and return futures of `Outcome`s from `course_utils.grading.worker`; only the
+coordinator, in the calling process, writes the gradebook.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from course_utils.grading.jobs import Job
+from course_utils.grading.worker import grade_submission
+
+
+class Executor(Protocol):
+    """Runs `grade_submission` on jobs; `workers` says how many run at once."""
+
+    workers: int
+
+    def submit(self, job: Job) -> Any:
+        """Start grading `job`; returns a future whose ``result()`` is an `Outcome`."""
+
+    def wait(self, futures: Iterable[Any]) -> set[Any]:
+        """Block until at least one of `futures` is done; returns those done."""
+
+    def close(self, cancel: bool = False) -> None:
+        """Release the workers (`cancel`: drop jobs not started, do not wait)."""
+
+
+class LocalExecutor:
+    """Worker threads on this machine, each driving one nbgrader process at a time."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="grade")
+
+    def submit(self, job: Job) -> concurrent.futures.Future:
+        return self.pool.submit(grade_submission, job)
+
+    def wait(self, futures: Iterable[Any]) -> set[Any]:
+        done, _ = concurrent.futures.wait(
+            list(futures), return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        return done
+
+    def close(self, cancel: bool = False) -> None:
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class DaskExecutor:
+    """Workers of a dask.distributed cluster: an address, or "local" for a LocalCluster here.
+
+    Jobs carry their files as bytes, so workers need the course kit installed but no shared
+    folder; results come back to this process, which alone writes the gradebook.
+    """
+
+    def __init__(self, address: str, workers: int) -> None:
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if address == "local":
+            self.cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            address = self.cluster.scheduler_address
+        self.client = Client(address)
+        self.workers = max(1, len(self.client.scheduler_info()["workers"]))
+
+    def submit(self, job: Job) -> Any:
+        key = f"grade-{job.student}-{secrets.token_hex(4)}"
+        return self.client.submit(grade_submission, job, pure=False, key=key)
+
+    def wait(self, futures: Iterable[Any]) -> set[Any]:
+        from distributed import wait
+
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def close(self, cancel: bool = False) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(dask: str | None, workers: int) -> Executor:
+    """A `DaskExecutor` for the address `dask`, else `workers` local threads."""
+    return DaskExecutor(dask, workers) if dask else LocalExecutor(workers)

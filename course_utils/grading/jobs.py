@@ -1,0 +1,84 @@
+"""What one submission may use (`Limits`), what a worker is given (`Job`) and returns (`Outcome`).
+
+Jobs carry their files as bytes, so a worker may run on another machine (Dask) with the kit
+installed but no shared folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: The gradebook tables that hold one submission's results, parents first.
+SUBMISSION_TABLES = ("submitted_assignment", "submitted_notebook", "grade", "comment")
+
+
+class GradingError(RuntimeError):
+    """The class cannot be graded as asked (missing course, gradebook or submissions)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use."""
+
+    submission_timeout: int = 3600
+    cell_timeout: int = 1800
+    memory: int = 4 * 2**30
+    max_output_bytes: int = 200_000
+    isolate: bool = True
+    threads: int = 0  # TensorFlow threads per kernel; 0: cores / workers
+
+    @property
+    def memory_text(self) -> str:
+        """The memory limit as people write it ("4 GiB")."""
+        return f"{self.memory / 2**30:g} GiB"
+
+
+def parse_size(text: str) -> int:
+    """A size as people write it, in bytes.
+
+    Args:
+        text: ``"4G"``, ``"512M"``, ``"1.5GiB"`` or a plain number of bytes.
+
+    Returns:
+        The number of bytes.
+
+    Raises:
+        ValueError: `text` is not a size.
+    """
+    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+@dataclass
+class Job:
+    """Everything a worker needs to grade one submission, as bytes (it may run elsewhere)."""
+
+    assignment: str
+    student: str
+    config: str
+    gradebook: bytes
+    submission: bytes
+    source_files: bytes
+    digest: str
+    limits: Limits
+    feedback: bool = True
+
+
+@dataclass
+class Outcome:
+    """What a worker sends back: the gradebook rows and folders to install, or why not."""
+
+    student: str
+    digest: str
+    ok: bool
+    message: str
+    rows: dict[str, list[dict]] = field(default_factory=dict)
+    autograded: bytes = b""
+    feedback: bytes = b""
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_rss: int = 0
+    log: str = ""

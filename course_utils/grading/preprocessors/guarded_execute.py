@@ -1,0 +1,111 @@
+"""`GuardedExecute`: nbgrader's `Execute`, bounded in time and output, graded past a dead kernel.
+
+A notebook that kills its kernel, runs past its time or floods its output is still graded with
+what it earned: the cell that broke things gets an error that says what happened, and the
+cells after it are marked as not run (an unrun test cell would otherwise count as passed).
+"""
+
+from __future__ import annotations
+
+import time
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
+
+TEXT_TYPES = {"stream", "display_data", "execute_result", "update_display_data"}
+
+
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    """An error output whose traceback is just ``ename: evalue``."""
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class GuardedExecute(Execute):
+    """nbgrader's `Execute`, bounded in time and output, and graded past a dead kernel."""
+
+    submission_timeout = Integer(
+        3600, help="Seconds the whole notebook may run; cells after that are not run."
+    ).tag(config=True)
+    max_output_bytes = Integer(
+        200_000, help="Output kept per cell; the rest is dropped and counted."
+    ).tag(config=True)
+    memory_note = Unicode(
+        "", help="How the kernel's memory is limited, said when a kernel dies."
+    ).tag(config=True)
+
+    def preprocess(
+        self, nb: NotebookNode, resources: ResourcesDict | None = None, km=None
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        self._deadline = time.monotonic() + self.submission_timeout
+        self._cell_timeout = self.timeout
+        self._stopped: str | None = None
+        self._sizes: dict[int, int] = {}
+        self._dropped: dict[int, int] = {}
+        return super().preprocess(nb, resources, km=km)
+
+    def _not_run(self, cell: NotebookNode) -> NotebookNode:
+        cell.outputs = [error_output("NotRun", f"not run: {self._stopped}")]
+        cell.execution_count = None
+        return cell
+
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: ResourcesDict, index: int
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        if cell.cell_type != "code":
+            return cell, resources
+        remaining = self._deadline - time.monotonic()
+        if self._stopped is None and remaining < 1:
+            self._stopped = (
+                f"the notebook ran out of time (the limit is {self.submission_timeout} s in all)"
+            )
+        if self._stopped is not None:
+            return self._not_run(cell), resources
+        self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError:
+            # The kernel was interrupted at the time limit and did not stop (the cell catches
+            # KeyboardInterrupt, or is stuck in native code): nothing more can run in it.
+            self._stopped = "the kernel did not stop after an earlier cell ran out of time"
+            cell.outputs.append(
+                error_output(
+                    "CellTimeoutError",
+                    f"this cell ran longer than {self.timeout} s and did not stop when interrupted",
+                )
+            )
+        except DeadKernelError:
+            self._stopped = "the kernel stopped in an earlier cell"
+            note = f" (its memory is limited to {self.memory_note})" if self.memory_note else ""
+            cell.outputs.append(
+                error_output(
+                    "KernelDied",
+                    "the kernel stopped while this cell ran: the code exited the process, crashed "
+                    f"or was killed{note}",
+                )
+            )
+        dropped = self._dropped.pop(index, 0)
+        if dropped:
+            cell.outputs.append(
+                new_output(
+                    "stream",
+                    name="stdout",
+                    text=f"\n[{dropped:,} bytes of output were not kept: the limit is "
+                    f"{self.max_output_bytes:,} per cell]\n",
+                )
+            )
+        return cell, resources
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int):
+        if msg["msg_type"] in TEXT_TYPES:
+            content = msg["content"]
+            size = len(str(content.get("text", ""))) + len(str(content.get("data", "")))
+            used = self._sizes.get(cell_index, 0) + size
+            self._sizes[cell_index] = used
+            if used > self.max_output_bytes:
+                self._dropped[cell_index] = self._dropped.get(cell_index, 0) + size
+                return None
+        return super().output(outs, msg, display_id, cell_index)

@@ -1,0 +1,198 @@
+"""Grading one submission: the real ``nbgrader autograde`` in a scratch copy of the course.
+
+The scratch course holds the course's config (with the kit's settings added by `kit_config`),
+a gradebook holding only this student, the submission, and the assignment's non-notebook
+files. The kernel starts through `course_utils.grading.sandbox`. After nbgrader, the worker
+reads back this student's gradebook rows and packs the autograded and feedback folders: the
+`Outcome` is all that leaves the worker, and the scratch folder is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from course_utils.environment import tool_env
+from course_utils.grading.archive import tar_folder, untar
+from course_utils.grading.gradebook import submission_rows
+from course_utils.grading.isolation import free_uid, kill_user, staged_data
+from course_utils.grading.jobs import Job, Limits, Outcome
+from course_utils.grading.process import SUPERVISOR
+from course_utils.grading.sandbox import Settings, kernel_spec
+
+GRACE_SECONDS = 120
+FEEDBACK_SECONDS = 600
+MAX_RETURNED_FILE = 50 * 2**20
+
+
+def dotted(cls: type) -> str:
+    """The import path nbgrader's config uses for a class."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def kit_config(course: Path, limits: Limits) -> str:
+    """The nbgrader settings the grader appends to the course's own config.
+
+    nbgrader's autograde preprocessors, with `GuardedExecute` in place of `Execute`, and
+    `HideHiddenTests` first among the feedback preprocessors.
+
+    Args:
+        course: the scratch course folder.
+        limits: the submission's limits.
+
+    Returns:
+        Python source for ``nbgrader_config.py``.
+    """
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.preprocessors import Execute
+
+    from course_utils.grading.preprocessors import GuardedExecute, HideHiddenTests
+
+    def name(cls: type | str) -> str:
+        return cls if isinstance(cls, str) else dotted(cls)
+
+    autograde = [
+        dotted(GuardedExecute) if cls is Execute else name(cls)
+        for cls in Autograde.class_traits()["autograde_preprocessors"].default()
+    ]
+    hide = dotted(HideHiddenTests)
+    feedback = [name(cls) for cls in GenerateFeedback.class_traits()["preprocessors"].default()]
+    return "\n".join(
+        [
+            "",
+            "# Added by course_utils.grading for this submission.",
+            f"c.CourseDirectory.root = {str(course)!r}",
+            f"c.Autograde.autograde_preprocessors = {autograde!r}",
+            f"c.GenerateFeedback.preprocessors = {[hide] + [f for f in feedback if f != hide]!r}",
+            f"c.GuardedExecute.timeout = {limits.cell_timeout}",
+            f"c.GuardedExecute.submission_timeout = {limits.submission_timeout}",
+            f"c.GuardedExecute.max_output_bytes = {limits.max_output_bytes}",
+            f"c.GuardedExecute.memory_note = {limits.memory_text!r}",
+            "",
+        ]
+    )
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a log file ("" if it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def failure_reason(log: str) -> str:
+    """nbgrader's last ``[ERROR]`` line in `log`, or a pointer to the log."""
+    for line in reversed(log.splitlines()):
+        if "[ERROR]" in line and "Please see" not in line:
+            return line.split("[ERROR]", 1)[1].strip()
+    return "nbgrader failed (see the log)"
+
+
+def _scratch_course(root: Path, job: Job) -> Path:
+    """Lay out the scratch course under `root`: private config, gradebook and submission."""
+    os.chmod(root, 0o711)
+    course = root / "course"
+    for folder in (course, course / "autograded", course / "autograded" / job.student):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o711)
+    (course / "nbgrader_config.py").write_text(job.config + kit_config(course, job.limits))
+    (course / "gradebook.db").write_bytes(job.gradebook)
+    untar(job.submission, course / "submitted" / job.student / job.assignment)
+    untar(job.source_files, course / "source" / job.assignment)
+    for private in ("nbgrader_config.py", "gradebook.db", "submitted", "source"):
+        os.chmod(course / private, 0o700 if (course / private).is_dir() else 0o600)
+    return course
+
+
+def _environment(root: Path, limits: Limits, uid: int | None) -> dict[str, str]:
+    """nbgrader's environment: the sandboxed kernelspec, private Jupyter folders, threads."""
+    runtime = root / "runtime"
+    runtime.mkdir(mode=0o700)
+    threads = str(limits.threads or 1)
+    env = tool_env(
+        JUPYTER_PATH=str(kernel_spec(root / "jupyter")),
+        JUPYTER_RUNTIME_DIR=str(runtime),
+        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+        PYTHONUNBUFFERED="1",
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS=threads,
+        OMP_NUM_THREADS=threads,
+        **Settings.for_kernel(
+            home=root / "home", memory=limits.memory, data=staged_data(), uid=uid
+        ),
+    )
+    env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+def grade_submission(job: Job) -> Outcome:
+    """Autograde one submission in a scratch copy of the course (runs in a worker).
+
+    Args:
+        job: the submission, the course's config and gradebook, and the limits.
+
+    Returns:
+        The rows and folders to install, or why the submission could not be graded.
+    """
+    limits = job.limits
+    root = Path(tempfile.mkdtemp(prefix="course-kit-grade-"))
+    uid = free_uid() if limits.isolate and os.geteuid() == 0 else None
+    try:
+        course = _scratch_course(root, job)
+        env = _environment(root, limits, uid)
+        log = root / "nbgrader.log"
+        nbgrader = [sys.executable, "-m", "nbgrader"]
+        student = ["--student", job.student, "--force"]
+        limit = limits.submission_timeout + GRACE_SECONDS
+        run = SUPERVISOR.run(
+            nbgrader + ["autograde", job.assignment, *student], course, env, limit, log
+        )
+        if uid is not None:
+            kill_user(uid)
+        text = tail(log, 400)
+        outcome = Outcome(
+            job.student,
+            job.digest,
+            False,
+            "",
+            wall=run.wall,
+            cpu=run.cpu,
+            peak_rss=run.peak_rss,
+            log=text,
+        )
+        graded = course / "autograded" / job.student / job.assignment
+        if run.timed_out:
+            outcome.message = f"stopped: grading ran over {limit} s"
+            return outcome
+        if run.status != 0 or not graded.is_dir():
+            outcome.message = failure_reason(text)
+            return outcome
+        outcome.rows = submission_rows(course / "gradebook.db", job.assignment, job.student)
+        if not outcome.rows["submitted_assignment"]:
+            outcome.message = "nbgrader wrote no grades"
+            return outcome
+        outcome.autograded = tar_folder(graded, MAX_RETURNED_FILE)
+        if job.feedback:
+            run = SUPERVISOR.run(
+                nbgrader + ["generate_feedback", job.assignment, *student],
+                course,
+                env,
+                FEEDBACK_SECONDS,
+                log,
+            )
+            made = course / "feedback" / job.student / job.assignment
+            if run.status != 0 or not made.is_dir():
+                outcome.message = "graded, but feedback failed: " + failure_reason(tail(log, 400))
+                return outcome
+            outcome.feedback = tar_folder(made)
+        outcome.ok = True
+        outcome.message = "graded"
+        return outcome
+    finally:
+        if uid is not None:
+            kill_user(uid)
+        shutil.rmtree(root, ignore_errors=True)

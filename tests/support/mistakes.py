@@ -1,0 +1,167 @@
+"""Each assignment's tests, written answers and kinds of mistake, with the tests each must lose.
+
+The round trip submits one student per mistake; the hostile class and the benchmark reuse the
+lab's table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Spec:
+    """What a graded class of one assignment should show."""
+
+    #: the grade ids of the autograded test cells
+    tests: list[str]
+    #: text for the manually graded answer cells, by grade id
+    answers: dict[str, str]
+    #: student -> (cell, text in the reference, replacement, the tests it must lose)
+    wrong: dict[str, tuple[str, str, str, set[str]]]
+    #: a failing test whose message must reach the student: (student, test, message)
+    message: tuple[str, str, str]
+
+
+LAB = Spec(
+    tests=[
+        "test_preprocess",
+        "test_model",
+        "test_compile",
+        "test_train",
+        "test_accuracy",
+        "test_confusion",
+    ],
+    answers={
+        "question": "Shirts are confused with T-shirts, pullovers and coats: same outline at "
+        "28x28. Trousers and bags are recognised best: their shapes are like no other class."
+    },
+    wrong={
+        "wrong_order": (
+            "model",
+            'layers.BatchNormalization(),\n            layers.Activation("relu"),\n'
+            "            layers.MaxPooling2D",
+            'layers.Activation("relu"),\n            layers.BatchNormalization(),\n'
+            "            layers.MaxPooling2D",
+            {"test_model"},
+        ),
+        "no_batchnorm": (
+            "model",
+            'padding="same"),\n            layers.BatchNormalization(),\n'
+            '            layers.Activation("relu"),\n            layers.Flatten()',
+            'padding="same"),\n            layers.Activation("relu"),\n'
+            "            layers.Flatten()",
+            {"test_model"},
+        ),
+        "eight_filters": ("model", "num_filters = 4", "num_filters = 8", {"test_model"}),
+        "no_normalisation": (
+            "preprocess",
+            '.astype("float32") / 255.0',
+            '.astype("float32")',
+            {"test_preprocess"},
+        ),
+        "wrong_loss": (
+            "compile",
+            '"categorical_crossentropy"',
+            '"mean_squared_error"',
+            {"test_compile"},
+        ),
+        # 1,000 times too large: training diverges, so the accuracy test fails as well. (A rate
+        # only a few times off trains to about the threshold after one epoch, on some seeds
+        # above it and on others below: no fair test of what this submission must lose.)
+        "wrong_learning_rate": (
+            "compile",
+            "learning_rate=0.001",
+            "learning_rate=1.0",
+            {"test_compile", "test_accuracy"},
+        ),
+        "no_validation_split": ("train", "    validation_split=0.1,\n", "", {"test_train"}),
+        "faked_accuracy": (
+            "accuracy",
+            "test_loss, test_accuracy = model.evaluate(test_img, test_labels_1h, verbose=0)",
+            "test_accuracy = 0.91",
+            {"test_accuracy"},
+        ),
+        "transposed_confusion": (
+            "confusion",
+            "confusion_matrix(actual, predicted)",
+            "confusion_matrix(predicted, actual)",
+            {"test_confusion"},
+        ),
+        # Keras cannot train with categorical cross-entropy on integer labels, so this mistake
+        # also loses what depends on training.
+        "labels_not_one_hot": (
+            "preprocess",
+            "keras.utils.to_categorical(labels, NUM_CLASSES)",
+            "labels",
+            {"test_preprocess", "test_train", "test_accuracy", "test_confusion"},
+        ),
+    },
+    message=(
+        "wrong_order",
+        "test_model",
+        "layer 1 is ReLU, expected BatchNormalization: BatchNormalization after the first Conv2D",
+    ),
+)
+
+QUIZ = Spec(
+    tests=["test_conv", "test_activations", "test_loss", "test_adam", "test_params", "test_sweep"],
+    answers={
+        "q_filters": "More filters bought about a point of accuracy and cost parameters and time.",
+        "q_bias": "The moments start at zero; the corrections remove that bias in early steps.",
+        "q_confusion": "Accuracy hides which classes are confused, such as shirts and T-shirts.",
+    },
+    wrong={
+        "valid_padding": (
+            "conv",
+            "padded = np.pad(x, ((kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))",
+            "padded = x\n    height, width = height - kh + 1, width - kw + 1",
+            {"test_conv"},
+        ),
+        "softmax_unshifted": (
+            "activations",
+            "shifted = s - np.max(s, axis=-1, keepdims=True)",
+            "shifted = s",
+            {"test_activations"},
+        ),
+        "summed_crossentropy": (
+            "loss",
+            "-np.mean(np.sum(y_true * np.log(y_pred), axis=-1))",
+            "-np.sum(y_true * np.log(y_pred))",
+            {"test_loss"},
+        ),
+        "adam_no_bias_correction": (
+            "adam",
+            "v_hat = v / (1 - beta1**t)\n    r_hat = r / (1 - beta2**t)",
+            "v_hat = v\n    r_hat = r",
+            {"test_adam"},
+        ),
+        "adam_betas_swapped": (
+            "adam",
+            "v_hat = v / (1 - beta1**t)\n    r_hat = r / (1 - beta2**t)",
+            "v_hat = v / (1 - beta2**t)\n    r_hat = r / (1 - beta1**t)",
+            {"test_adam"},
+        ),
+        "params_without_running_stats": (
+            "params",
+            "batch_norm = 4 * f",
+            "batch_norm = 2 * f",
+            {"test_params"},
+        ),
+        "picks_the_best_model": (
+            "choice",
+            'return min(close, key=lambda f: results[f]["parameters"])',
+            'return max(results, key=lambda f: results[f]["accuracy"])',
+            {"test_sweep"},
+        ),
+    },
+    message=(
+        "adam_betas_swapped",
+        "test_adam",
+        "the bias corrections are swapped: v (averaged with beta1) is divided by 1 - beta1**t, "
+        "r (averaged with beta2) by 1 - beta2**t",
+    ),
+)
+
+#: The table of each assignment, by name.
+SPECS: dict[str, Spec] = {"lab3_part2": LAB, "lab3_quiz": QUIZ}
