@@ -16,6 +16,9 @@ LAB_EPOCHS ?= 1
 # nbgrader runs helper programs (alembic, jupyter) from PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
 PYTEST_ARGS ?=
+# Two pytest workers (one per core on the CI machine); each test file runs whole on one of them,
+# so a file's module fixtures (a graded class) are made once. `make test XDIST=0` runs serially.
+XDIST ?= 2
 
 # make grade: autograde every submission of ASSIGNMENT in parallel (course_utils.grading).
 ASSIGNMENT ?= lab3_part2
@@ -52,7 +55,7 @@ release: setup
 
 test: setup browser
 	LAB_EPOCHS=$(LAB_EPOCHS) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
-	  --durations=15 tests source $(PYTEST_ARGS)
+	  -n $(XDIST) --dist loadfile --durations=15 tests source $(PYTEST_ARGS)
 
 grade: setup
 	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)

@@ -245,9 +245,10 @@ def test_resumed_run_grades_only_the_rest(hostile_class):
     run, done = hostile_class["resumed"], hostile_class["interrupted"]["graded"]
     output = run.stdout + run.stderr
     assert f"{done} submission(s) already graded and unchanged: skipped" in output
-    # the progress bar counts what is left, and failures
+    # the progress bar counts what is left, its rate per minute, time left, and failures
     total = len(hostile_class["expected"]) + 1 - done
-    assert re.search(rf"{total}/{total} \[.*failed=1", output), output[-3000:]
+    bar = rf"{total}/{total} \[[0-9:]+ taken, [0-9:]+ left, [0-9.]+/min, 1 failed\]"
+    assert re.search(bar, output), output[-3000:]
     assert f"{len(hostile_class['expected']) - done} graded, 1 failed, {done} skipped" in output
 
 

@@ -212,6 +212,16 @@ def grade_class(
     return report
 
 
+#: The grader's progress bar: count, time taken and left, submissions per minute, failures.
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed} taken, {remaining} left{postfix}]"
+
+
+def rate_text(done: int, elapsed: float, failed: int) -> str:
+    """The bar's figures: submissions graded per minute so far, and how many failed."""
+    rate = f"{60 * done / elapsed:.1f}/min" if done and elapsed > 0 else "?/min"
+    return f"{rate}, {failed} failed"
+
+
 def _run_class(
     course: Path,
     db: Path,
@@ -228,8 +238,13 @@ def _run_class(
     SUPERVISOR.reset()
     shield = Shield()
     bar = tqdm(
-        total=len(jobs), unit="submission", disable=not progress or not jobs, dynamic_ncols=True
+        total=len(jobs),
+        unit="submission",
+        disable=not progress or not jobs,
+        dynamic_ncols=True,
+        bar_format=BAR_FORMAT,
     )
+    bar.set_postfix_str(rate_text(0, 0.0, 0))
 
     def on_outcome(outcome: Outcome) -> None:
         report.outcomes[outcome.student] = outcome
@@ -247,7 +262,7 @@ def _run_class(
                 file=sys.stderr,
             )
         bar.update(1)
-        bar.set_postfix(failed=len(report.failed))
+        bar.set_postfix_str(rate_text(bar.n, bar.format_dict["elapsed"], len(report.failed)))
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(shield.installed())

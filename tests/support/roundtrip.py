@@ -2,7 +2,10 @@
 (the reference, the untouched release and one submission per kind of mistake), grade it with
 `python -m course_utils.grade`, read the gradebook, generate feedback with nbgrader.
 
-Training is shortened by LAB_EPOCHS (`make test` sets it); the thresholds hold at any length.
+The tests live here once; each ``tests/test_roundtrip_ASSIGNMENT.py`` imports them and names its
+``ASSIGNMENT``, so that the two round trips are two test files, which run side by side on two
+pytest workers. Training is shortened by LAB_EPOCHS (`make test` sets it); the thresholds hold
+at any length.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import nbformat
 import pytest
 
 from course_utils.assignments import validate
-from support import ASSIGNMENTS, SPECS, Course, assert_no_hidden_tests, build_class, cell
+from support.course import Course, assert_no_hidden_tests, build_class
+from support.mistakes import SPECS
+from support.notebooks import cell
+from support.paths import ASSIGNMENTS, ROOT
 
 # The class is graded by the kit's grader: the lab with local workers, the quiz on a dask
 # LocalCluster on loopback (the path to Slurm, PBS or Kubernetes clusters).
@@ -21,16 +27,24 @@ GRADER_ARGS = {
     "lab3_part2": ["--workers", "2"],
     "lab3_quiz": ["--dask", "local", "--workers", "2"],
 }
-CASES = [(a, s) for a, spec in SPECS.items() for s in sorted(spec.wrong)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One case per kind of mistake of the module's assignment."""
+    if "student" in metafunc.fixturenames:
+        metafunc.parametrize("student", sorted(SPECS[metafunc.module.ASSIGNMENT].wrong))
 
 
 def test_every_assignment_has_a_round_trip():
     assert sorted(SPECS) == ASSIGNMENTS
+    files = {p.name for p in (ROOT / "tests").glob("test_roundtrip_*.py")}
+    assert files == {f"test_roundtrip_{a}.py" for a in ASSIGNMENTS}
 
 
-@pytest.fixture(scope="module", params=sorted(SPECS))
-def assignment(request):
-    return request.param
+@pytest.fixture(scope="module")
+def assignment(request: pytest.FixtureRequest) -> str:
+    """The module's assignment."""
+    return request.module.ASSIGNMENT
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +100,10 @@ def test_untouched_release_gets_zero(graded, assignment):
     assert {t: s for t, (s, _) in scores.items()} == {t: 0 for t in SPECS[assignment].tests}
 
 
-@pytest.mark.parametrize("name, student", CASES)
-def test_each_mistake_loses_the_points_aimed_at_it(graded, name, student):
-    scores = graded(name)[student]
+def test_each_mistake_loses_the_points_aimed_at_it(graded, assignment, student):
+    scores = graded(assignment)[student]
     lost = {t for t, (s, m) in scores.items() if s < m}
-    assert lost == SPECS[name].wrong[student][3]
+    assert lost == SPECS[assignment].wrong[student][3]
     assert all(scores[t][0] == 0 for t in lost)
 
 
