@@ -51,6 +51,8 @@ def nbgrader(args: list[str], course: Path, timeout: float = 3600) -> subprocess
 
 @dataclass
 class Validation:
+    """`nbgrader validate`'s verdict, and its output to show when it failed."""
+
     passed: bool
     output: str
 

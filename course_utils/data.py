@@ -53,10 +53,12 @@ class IdxFile:
 
     @property
     def filename(self) -> str:
+        """The file's name on disk (gzipped)."""
         return self.name + ".gz"
 
     @property
     def header_size(self) -> int:
+        """Bytes of the IDX header before the data: magic number and one size per axis."""
         return 4 + 4 * len(self.shape)
 
 

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from course_utils.grading import gradebook
 from course_utils.grading.archive import folder_digest, replace_folder, tar_folder
@@ -87,7 +88,7 @@ def install(course: Path, db: Path, assignment: str, outcome: Outcome) -> None:
     mark_done(graded, outcome.digest)
 
 
-def _collect(future, student: str, digest: str) -> Outcome:
+def _collect(future: Any, student: str, digest: str) -> Outcome:
     try:
         return future.result()
     except Exception as error:  # a worker that died: report, go on

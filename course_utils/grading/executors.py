@@ -38,15 +38,18 @@ class LocalExecutor:
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="grade")
 
     def submit(self, job: Job) -> concurrent.futures.Future:
+        """Grade `job` in the next free thread."""
         return self.pool.submit(grade_submission, job)
 
     def wait(self, futures: Iterable[Any]) -> set[Any]:
+        """Block until one of `futures` is done; returns those done."""
         done, _ = concurrent.futures.wait(
             list(futures), return_when=concurrent.futures.FIRST_COMPLETED
         )
         return done
 
     def close(self, cancel: bool = False) -> None:
+        """Stop the threads (`cancel`: drop jobs not started, do not wait)."""
         self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
@@ -74,15 +77,18 @@ class DaskExecutor:
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
     def submit(self, job: Job) -> Any:
+        """Send `job` to the cluster under a key of its own (never cached)."""
         key = f"grade-{job.student}-{secrets.token_hex(4)}"
         return self.client.submit(grade_submission, job, pure=False, key=key)
 
     def wait(self, futures: Iterable[Any]) -> set[Any]:
+        """Block until one of `futures` is done; returns those done."""
         from distributed import wait
 
         return wait(list(futures), return_when="FIRST_COMPLETED").done
 
     def close(self, cancel: bool = False) -> None:
+        """Disconnect, and stop the LocalCluster if this executor started one."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -17,6 +17,7 @@ import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 FIRST_UID = 200_000
@@ -141,7 +142,7 @@ def protect_course(course: Path, keep: list[Path]) -> list[Path]:
     return changed
 
 
-def close_course(course: Path, log) -> None:
+def close_course(course: Path, log: Callable[[str], None]) -> None:
     """As root, before a class run: close `course` to kernels, keep the environment readable.
 
     Args:

@@ -1,6 +1,7 @@
-"""Each assignment end to end, as an instructor runs it: validate, generate, submit a class
+"""Each assignment end to end, as an instructor runs it: generate, submit a class
 (the reference, the untouched release and one submission per kind of mistake), grade it with
 `python -m course_utils.grade`, read the gradebook, generate feedback with nbgrader.
+(`nbgrader validate`, the step before, is tested in `tests/test_validate.py`.)
 
 The tests live here once; each ``tests/test_roundtrip_ASSIGNMENT.py`` imports them and names its
 ``ASSIGNMENT``, so that the two round trips are two test files, which run side by side on two
@@ -15,7 +16,6 @@ import re
 import nbformat
 import pytest
 
-from course_utils.assignments import validate
 from support.course import Course, assert_no_hidden_tests, build_class
 from support.mistakes import SPECS
 from support.notebooks import cell
@@ -75,18 +75,6 @@ def graded(courses):
         return done[name]
 
     return get
-
-
-def test_instructor_solution_passes_its_tests(courses, assignment):
-    course = courses(assignment)
-    result = validate(course.source, course.root)
-    assert result.passed, result.output
-
-
-def test_untouched_release_fails_every_test(courses, assignment):
-    course = courses(assignment)
-    result = validate(course.release, course.root, invert=True)
-    assert result.passed, result.output
 
 
 def test_reference_gets_full_marks(graded, assignment):

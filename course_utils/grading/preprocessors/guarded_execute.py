@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from jupyter_client import KernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
@@ -38,8 +39,12 @@ class GuardedExecute(Execute):
     ).tag(config=True)
 
     def preprocess(
-        self, nb: NotebookNode, resources: ResourcesDict | None = None, km=None
+        self,
+        nb: NotebookNode,
+        resources: ResourcesDict | None = None,
+        km: KernelManager | None = None,
     ) -> tuple[NotebookNode, ResourcesDict]:
+        """Run the notebook, with the whole-notebook deadline counted from now."""
         self._deadline = time.monotonic() + self.submission_timeout
         self._cell_timeout = self.timeout
         self._stopped: str | None = None
@@ -55,6 +60,7 @@ class GuardedExecute(Execute):
     def preprocess_cell(
         self, cell: NotebookNode, resources: ResourcesDict, index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
+        """Run one cell within what time is left, or mark it not run once something broke."""
         if cell.cell_type != "code":
             return cell, resources
         remaining = self._deadline - time.monotonic()
@@ -99,7 +105,10 @@ class GuardedExecute(Execute):
             )
         return cell, resources
 
-    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int):
+    def output(
+        self, outs: list, msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        """Keep an output while the cell's total stays under the cap; count what is dropped."""
         if msg["msg_type"] in TEXT_TYPES:
             content = msg["content"]
             size = len(str(content.get("text", ""))) + len(str(content.get("data", "")))

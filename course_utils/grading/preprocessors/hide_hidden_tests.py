@@ -47,6 +47,7 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess(
         self, nb: NotebookNode, resources: ResourcesDict
     ) -> tuple[NotebookNode, ResourcesDict]:
+        """Strip the test cells' hidden parts, learn their lines, then scrub every output."""
         markers = Markers(self.begin_test_delimeter, self.end_test_delimeter)
         secrets, public = set(), set()
         for cell in nb.cells:
@@ -81,6 +82,7 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(
         self, cell: NotebookNode, resources: ResourcesDict, index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
+        """Replace hidden-test lines in the cell's outputs by "[hidden test]"."""
         if cell.cell_type != "code":
             return cell, resources
         for output in cell.get("outputs", []):
