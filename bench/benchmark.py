@@ -15,8 +15,13 @@ float64 arrays, default compile settings, the same model, batch size, epochs and
 split. Both run as notebooks in a fresh kernel, from the same seed. Prints wall time, CPU time,
 peak memory and test accuracy.
 
+Part 3, the quiz's filter experiment as a student runs it (the solved quiz notebook, its own 3
+epochs per network): as shipped, against the same notebook compiling with XLA (what it did
+before); prints the experiment cell's time beside the 5-minute target.
+
 Training length follows ``--epochs`` (the lab's 10 by default), passed to both sides through
-LAB_EPOCHS. The machine should be otherwise idle; figures vary by a few percent between runs.
+LAB_EPOCHS (parts 1 and 2). The machine should be otherwise idle; figures vary by a few
+percent between runs.
 """
 
 from __future__ import annotations
@@ -390,9 +395,73 @@ def lab(epochs: int, work: Path) -> None:
     print("(targets: wall <= 0.5x, peak memory <= 0.6x, accuracy within 0.5 points)")
 
 
+# --------------------------------------------------------------------------- part 3
+
+QUIZ_TARGET_S = 300
+
+
+def cell_seconds(path: Path, grade_id: str) -> float:
+    """How long cell `grade_id` of an executed notebook ran, from its execution metadata."""
+    import datetime
+
+    import nbformat
+
+    from support import cell
+
+    timing = cell(nbformat.read(path, as_version=4), grade_id).metadata["execution"]
+    start, end = (
+        datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+        for key in ("iopub.execute_input", "shell.execute_reply")
+    )
+    return (end - start).total_seconds()
+
+
+def quiz(work: Path) -> None:
+    import nbformat
+
+    from support import QUIZ, mutate
+
+    (work / "course").mkdir()
+    course = Course(work / "course", "lab3_quiz")
+    shipped = course.solved(QUIZ.answers)
+    with_xla = mutate(
+        shipped,
+        "sweep",
+        "compile_model(build_model(num_filters), jit_compile=False)",
+        "compile_model(build_model(num_filters))",
+    )
+    env = tool_env(TF_CPP_MIN_LOG_LEVEL="2", NBGRADER_EXECUTION="validate")
+    env.pop("LAB_EPOCHS", None)  # the quiz's own 3 epochs per network
+    print("\nThe quiz's filter experiment (4 networks, 3 epochs each)", flush=True)
+    seconds = {}
+    for name, nb in (("with XLA (before)", with_xla), ("as shipped", shipped)):
+        path = work / f"quiz-{len(seconds)}.ipynb"
+        nbformat.write(nb, path)
+        whole = measured([sys.executable, "-c", RUN_NOTEBOOK, str(path), str(work)], work, env)
+        seconds[name] = (cell_seconds(path, "sweep"), whole["wall"])
+        print(f"  {name}: experiment {seconds[name][0]:.0f} s", flush=True)
+    (before, before_all), (now, now_all) = seconds.values()
+    widths = [22, 18, 14, 10, 12]
+    print("\n" + row("", ["with XLA (before)", "as shipped", "ratio", "target"], widths))
+    print(
+        row(
+            "experiment cell",
+            [f"{before:.0f} s", f"{now:.0f} s", f"{now / before:.2f}", f"<= {QUIZ_TARGET_S} s"],
+            widths,
+        )
+    )
+    print(
+        row(
+            "whole notebook",
+            [f"{before_all:.0f} s", f"{now_all:.0f} s", f"{now_all / before_all:.2f}", ""],
+            widths,
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=["grading", "lab", "all"], default="all")
+    parser.add_argument("--part", choices=["grading", "lab", "quiz", "all"], default="all")
     parser.add_argument(
         "--epochs", type=int, default=10, help="training epochs (the lab's 10 by default)"
     )
@@ -408,6 +477,9 @@ def main() -> None:
         if args.part in ("lab", "all"):
             (work / "lab").mkdir()
             lab(args.epochs, work / "lab")
+        if args.part in ("quiz", "all"):
+            (work / "quiz").mkdir()
+            quiz(work / "quiz")
 
 
 if __name__ == "__main__":
