@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import is_solution
 
 from course_utils.assignments import generate, nbgrader
 from course_utils.environment import tool_env
@@ -49,12 +50,12 @@ class Course:
         solutions = {
             grade_id_of(c): c.source
             for c in nbformat.read(self.source, as_version=4).cells
-            if c.metadata.get("nbgrader", {}).get("solution")
+            if is_solution(c)
         }
         nb = nbformat.read(self.release, as_version=4)
         for cell in nb.cells:
             grade_id = grade_id_of(cell)
-            if cell.metadata["nbgrader"].get("solution"):
+            if is_solution(cell):
                 if cell.cell_type == "markdown":
                     cell.source = answers[grade_id]
                 else:

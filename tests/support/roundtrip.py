@@ -16,9 +16,10 @@ import re
 import nbformat
 import pytest
 
+from course_utils.grading.preprocessors.hide_hidden_tests import is_test
 from support.course import Course, assert_no_hidden_tests, build_class
 from support.mistakes import SPECS
-from support.notebooks import cell
+from support.notebooks import cell, grade_id_of
 from support.paths import ASSIGNMENTS, ROOT
 
 # The class is graded by the kit's grader: the lab with local workers, the quiz on a dask
@@ -98,11 +99,9 @@ def test_each_mistake_loses_the_points_aimed_at_it(graded, assignment, student):
 def test_test_cells_write_nothing_to_stderr(courses, graded, assignment):
     graded(assignment)
     nb = courses(assignment).autograded("reference")
-    for test in nb.cells:
-        meta = test.metadata.get("nbgrader", {})
-        if meta.get("grade") and test.cell_type == "code":
-            streams = [o for o in test.outputs if o.output_type == "stream" and o.name == "stderr"]
-            assert streams == [], f"{meta['grade_id']} wrote to stderr: {streams}"
+    for test in filter(is_test, nb.cells):
+        streams = [o for o in test.outputs if o.output_type == "stream" and o.name == "stderr"]
+        assert streams == [], f"{grade_id_of(test)} wrote to stderr: {streams}"
 
 
 def test_real_errors_still_reach_the_student(courses, graded, assignment):
