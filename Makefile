@@ -65,4 +65,4 @@ bench: setup
 	$(BIN)/python bench/benchmark.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback grades .pytest_cache
+	rm -rf $(VENV) gradebook.db submitted autograded feedback grades .course-kit .pytest_cache

@@ -51,13 +51,13 @@ def compile_model(
     model: keras.Model,
     learning_rate: float = LEARNING_RATE,
     steps_per_execution: int = STEPS_PER_EXECUTION,
-    jit_compile: bool = True,
+    jit_compile: bool = False,
 ) -> keras.Model:
     """Compile `model` as the lab does: Adam, categorical cross-entropy, accuracy.
 
-    `steps_per_execution` and `jit_compile` (XLA) change only the speed: on 2 CPU cores they
-    halve the time of an epoch (bench/benchmark.py). Pass ``jit_compile=False`` where XLA is
-    not available.
+    `steps_per_execution` changes only the speed: 64 batches per call into TensorFlow take
+    about two thirds of the time of one at a time on 2 CPU cores. XLA (``jit_compile=True``)
+    is off: on a CPU it makes this network slower (docs/calibration.md).
 
     Returns:
         The same model, compiled.

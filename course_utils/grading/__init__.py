@@ -11,8 +11,12 @@ concern                                     module
 ==========================================  ==============================================
 the command line, ``make grade``            ``cli`` (``python -m course_utils.grade``)
 grading a class: select, plan, run, install ``coordinator`` (`grade_class`)
+which submissions, the assignment's files    ``submissions``
+identical submissions graded once           ``copies`` (keys, copied results)
+results kept for submissions seen before    ``cache`` (`Results`)
 limits, the job sent to a worker, outcome   ``jobs`` (`Limits`, `Job`, `Outcome`)
 one submission in a scratch nbgrader course ``worker`` (`grade_submission`, `kit_config`)
+autograde and feedback in one process       ``nbrun``
 where jobs run: threads here, or Dask       ``executors`` (`Executor`, Local/Dask)
 running a command under a time limit        ``process`` (`Supervisor`, `ProcessResult`)
 how a kernel is limited and started         ``sandbox`` (the launcher, its `Settings`)

@@ -55,6 +55,13 @@ def parser() -> argparse.ArgumentParser:
         help="grade on a dask.distributed scheduler (or 'local' for a LocalCluster)",
     )
     p.add_argument(
+        "--epochs",
+        type=int,
+        help="grading length: train for this many epochs (LAB_EPOCHS in the kernel; default: "
+        "the notebook's own length). Recorded per submission in the gradebook and the CSV. "
+        "docs/calibration.md says which lengths keep every score",
+    )
+    p.add_argument(
         "--csv", type=Path, help="where to write the grades (default grades/ASSIGNMENT.csv)"
     )
     return p
@@ -68,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         graded as asked, 130 when interrupted.
     """
     args = parser().parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        print("error: --epochs must be at least 1", file=sys.stderr)
+        return 2
     problem = require_course_extra()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -94,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             force=args.force,
             feedback=not args.no_feedback,
             dask=args.dask,
+            epochs=args.epochs,
             csv_path=args.csv,
         )
     except GradingError as error:

@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from course_utils.grading import gradebook
+from course_utils.grading import copies, gradebook
 from course_utils.grading.archive import folder_digest, replace_folder, tar_folder
+from course_utils.grading.cache import Results
 from course_utils.grading.executors import Executor, make_executor
 from course_utils.grading.isolation import close_course
-from course_utils.grading.jobs import GradingError, Job, Limits, Outcome
+from course_utils.grading.jobs import Job, Limits, Outcome
 from course_utils.grading.process import SUPERVISOR
 from course_utils.grading.resume import is_done, mark_done
 from course_utils.grading.signals import Shield
+from course_utils.grading.submissions import select, source_files
 
 
 @dataclass
@@ -39,48 +41,22 @@ class Report:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     wall: float = 0.0
     csv: Path | None = None
+    epochs: int | None = None  # the training length graded at (None: the notebook's own)
+    copies: dict[str, str] = field(default_factory=dict)  # student: whose results they got
 
 
-def find_submissions(course: Path, assignment: str) -> dict[str, Path]:
-    """Every ``submitted/STUDENT/ASSIGNMENT`` folder, by student."""
-    submitted = course / "submitted"
-    return {p.parent.name: p for p in sorted(submitted.glob(f"*/{assignment}")) if p.is_dir()}
-
-
-def select(course: Path, assignment: str, students: list[str] | None) -> dict[str, Path]:
-    """The submissions to consider: all, or those of `students` (each must have one).
-
-    Raises:
-        GradingError: a named student has no submission, or there are none at all.
-    """
-    found = find_submissions(course, assignment)
-    if students:
-        missing = sorted(set(students) - set(found))
-        if missing:
-            raise GradingError(f"no submission of {assignment} for: {', '.join(missing)}")
-        found = {s: found[s] for s in students}
-    if not found:
-        raise GradingError(f"no submissions in {course / 'submitted'}/*/{assignment}")
-    return found
-
-
-def source_files(course: Path, assignment: str) -> bytes:
-    """The assignment's files besides its notebooks (data files a notebook reads), as a tar."""
-    source = course / "source" / assignment
-
-    def keep(path: Path) -> bool:
-        return (
-            path.is_file()
-            and path.suffix != ".ipynb"
-            and ".ipynb_checkpoints" not in path.relative_to(source).parts
-        )
-
-    return tar_folder(source, keep=keep)
-
-
-def install(course: Path, db: Path, assignment: str, outcome: Outcome) -> None:
+def install(
+    course: Path, db: Path, assignment: str, outcome: Outcome, epochs: int | None = None
+) -> None:
     """Merge a graded submission's rows and swap in its autograded and feedback folders."""
-    gradebook.merge(db, assignment, outcome.student, outcome.rows)
+    run = {
+        "epochs": epochs,
+        "copy_of": outcome.copy_of,
+        "wall": outcome.wall,
+        "cpu": outcome.cpu,
+        "peak_rss": outcome.peak_rss,
+    }
+    gradebook.merge(db, assignment, outcome.student, outcome.rows, run)
     graded = course / "autograded" / outcome.student / assignment
     replace_folder(outcome.autograded, graded)
     if outcome.feedback:
@@ -125,6 +101,7 @@ def grade_class(
     force: bool = False,
     feedback: bool = True,
     dask: str | None = None,
+    epochs: int | None = None,
     csv_path: Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -141,6 +118,9 @@ def grade_class(
         force: regrade submissions already graded and unchanged.
         feedback: also make feedback HTML.
         dask: a dask.distributed scheduler address, or ``"local"``; None for local threads.
+        epochs: the training length to grade at (``LAB_EPOCHS`` in the kernel); None: the
+            grader's own ``LAB_EPOCHS`` if set, else the notebook's length. Recorded in the
+            gradebook (`gradebook.RUNS`) and the CSV.
         csv_path: where to write the grades (default ``grades/ASSIGNMENT.csv``).
         progress: show a progress bar.
         log: called with each line of news.
@@ -159,11 +139,14 @@ def grade_class(
     limits = limits or Limits()
     if not limits.threads:
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
-    report = Report(assignment)
+    if epochs is None and os.environ.get("LAB_EPOCHS", "").strip():
+        epochs = int(os.environ["LAB_EPOCHS"])
+    report = Report(assignment, epochs=epochs)
     start = time.monotonic()
 
     gradebook.add_students(db, list(found))
-    digests = {s: folder_digest(p) for s, p in found.items()}
+    length = f"epochs={epochs if epochs is not None else 'notebook'}"
+    digests = {s: f"{folder_digest(p)} {length}" for s, p in found.items()}
     todo = [s for s in found if force or not is_done(course, db, assignment, s, digests[s])]
     report.skipped = [s for s in found if s not in todo]
     if report.skipped:
@@ -179,6 +162,21 @@ def grade_class(
 
     config = (course / "nbgrader_config.py").read_text()
     files = source_files(course, assignment)
+    context = f"{config}\0{length}\0feedback={feedback}"
+    keys = copies.class_keys(course, db, assignment, {s: found[s] for s in todo}, context)
+    same = copies.group(keys)
+    report.copies = {c: leader for leader, group in same.items() for c in group}
+    if report.copies:
+        log(f"{len(report.copies)} submission(s) identical to another: graded once")
+    results = Results(course, assignment)
+    kept = {s: results.get(keys[s]) for s in same} if not force else {}
+    ready = [
+        copies.copied(o, s, digests[s], copies.timestamp_of(found[s]))
+        for s, o in kept.items()
+        if o is not None
+    ]
+    if ready:
+        log(f"{len(ready)} submission(s) graded before (same files and tests): results reused")
 
     def job(student: str) -> Callable[[], Job]:
         return lambda: Job(
@@ -191,6 +189,7 @@ def grade_class(
             digests[student],
             limits,
             feedback,
+            epochs,
         )
 
     _run_class(
@@ -198,9 +197,12 @@ def grade_class(
         db,
         report,
         make_executor(dask, workers),
-        [(s, job(s)) for s in todo],
+        [(s, job(s)) for s in same if kept.get(s) is None],
         digests,
         progress,
+        {leader: [(c, found[c]) for c in group] for leader, group in same.items()},
+        ready,
+        lambda outcome: results.put(keys[outcome.student], outcome),
     )
     report.wall = time.monotonic() - start
     report.csv = gradebook.write_csv(
@@ -208,7 +210,8 @@ def grade_class(
     )
     log(
         f"{assignment}: {len(report.graded)} graded, {len(report.failed)} failed, "
-        f"{len(report.skipped)} skipped in {report.wall:.0f} s; grades in {report.csv}"
+        f"{len(report.skipped)} skipped in {report.wall:.0f} s, "
+        f"at {length}; grades in {report.csv}"
     )
     return report
 
@@ -231,15 +234,23 @@ def _run_class(
     jobs: list[tuple[str, Callable[[], Job]]],
     digests: dict[str, str],
     progress: bool,
+    same: dict[str, list[tuple[str, Path]]],
+    ready: list[Outcome],
+    keep: Callable[[Outcome], None],
 ) -> None:
-    """Run `jobs`, installing or logging each outcome; stop everything on an interruption."""
+    """Run `jobs`, installing or logging each outcome (and giving it to the submissions
+    `same` lists as identical); stop everything on an interruption.
+
+    The outcomes in `ready` (results kept from before) are installed first. Each fresh
+    outcome is handed to `keep` once installed.
+    """
     from tqdm import tqdm
 
     assignment = report.assignment
     SUPERVISOR.reset()
     shield = Shield()
     bar = tqdm(
-        total=len(jobs),
+        total=len(jobs) + len(ready) + sum(len(group) for group in same.values()),
         unit="submission",
         disable=not progress or not jobs,
         dynamic_ncols=True,
@@ -248,18 +259,27 @@ def _run_class(
     bar.set_postfix_str(rate_text(0, 0.0, 0))
 
     def on_outcome(outcome: Outcome) -> None:
+        one(outcome)
+        if outcome.ok:
+            keep(outcome)
+        for student, folder in same.get(outcome.student, []):
+            one(copies.copied(outcome, student, digests[student], copies.timestamp_of(folder)))
+
+    def one(outcome: Outcome) -> None:
         report.outcomes[outcome.student] = outcome
         if outcome.ok:
             with shield.held():
-                install(course, db, assignment, outcome)
+                install(course, db, assignment, outcome, report.epochs)
             report.graded.append(outcome.student)
         else:
+            report.failed[outcome.student] = outcome.message
+        if outcome.message != "graded":  # failed, or graded without feedback
             logs = course / "grades" / "logs" / assignment
             logs.mkdir(parents=True, exist_ok=True)
             (logs / f"{outcome.student}.log").write_text(outcome.log)
-            report.failed[outcome.student] = outcome.message
+            what = "" if outcome.ok else "failed: "
             bar.write(
-                f"{outcome.student}: failed: {outcome.message} (log: {logs / outcome.student}.log)",
+                f"{outcome.student}: {what}{outcome.message} (log: {logs / outcome.student}.log)",
                 file=sys.stderr,
             )
         bar.update(1)
@@ -269,6 +289,8 @@ def _run_class(
         stack.enter_context(shield.installed())
         stack.callback(bar.close)
         try:
+            for outcome in ready:
+                on_outcome(outcome)
             run_jobs(executor, jobs, on_outcome, digests)
         except BaseException:
             executor.close(cancel=True)

@@ -17,6 +17,14 @@ from pathlib import Path
 
 from course_utils.grading.jobs import SUBMISSION_TABLES, GradingError
 
+#: The kit's own table in the gradebook: how each submission was graded (nbgrader ignores it).
+RUNS = "course_kit_grading"
+_RUNS_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {RUNS} (assignment TEXT NOT NULL, student TEXT NOT NULL, "
+    "epochs INTEGER, copy_of TEXT, wall REAL, cpu REAL, peak_rss INTEGER, graded_at TEXT, "
+    "PRIMARY KEY (assignment, student))"
+)
+
 _SUBMISSIONS_OF = (
     "SELECT s.id FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
     "WHERE a.name = ? AND s.student_id = ?"
@@ -92,6 +100,8 @@ def snapshot(db: Path, student: str) -> bytes:
         try:
             delete_submissions(dst, "student_id != ?", (student,))
             dst.execute("DELETE FROM student WHERE id != ?", (student,))
+            dst.execute(_RUNS_SCHEMA)
+            dst.execute(f"DELETE FROM {RUNS} WHERE student != ?", (student,))
             dst.commit()
             dst.execute("VACUUM")
         finally:
@@ -99,7 +109,9 @@ def snapshot(db: Path, student: str) -> bytes:
         return copy.read_bytes()
 
 
-def merge(db: Path, assignment: str, student: str, rows: dict[str, list[dict]]) -> None:
+def merge(
+    db: Path, assignment: str, student: str, rows: dict[str, list[dict]], run: dict | None = None
+) -> None:
     """Replace `student`'s submission of `assignment` in `db` by `rows`, in one transaction.
 
     Args:
@@ -107,10 +119,30 @@ def merge(db: Path, assignment: str, student: str, rows: dict[str, list[dict]]) 
         assignment: the assignment's name.
         student: the student's id.
         rows: what `submission_rows` read from the worker's gradebook.
+        run: how it was graded, for the kit's table (`RUNS`): epochs, copy_of, wall, cpu,
+            peak_rss.
     """
     con = sqlite3.connect(db, timeout=120)
     try:
         with con:
+            con.execute(_RUNS_SCHEMA)
+            con.execute(
+                f"DELETE FROM {RUNS} WHERE assignment = ? AND student = ?", (assignment, student)
+            )
+            if run is not None:
+                con.execute(
+                    f"INSERT INTO {RUNS} (assignment, student, epochs, copy_of, wall, cpu, "
+                    "peak_rss, graded_at) VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))",
+                    (
+                        assignment,
+                        student,
+                        run.get("epochs"),
+                        run.get("copy_of") or None,
+                        run.get("wall"),
+                        run.get("cpu"),
+                        run.get("peak_rss"),
+                    ),
+                )
             delete_submissions(con, f"id IN ({_SUBMISSIONS_OF})", (assignment, student))
             for table in SUBMISSION_TABLES:
                 for row in rows[table]:
@@ -119,6 +151,18 @@ def merge(db: Path, assignment: str, student: str, rows: dict[str, list[dict]]) 
                         f"INSERT INTO {table} ({columns}) VALUES ({_marks(list(row))})",
                         tuple(row.values()),
                     )
+    finally:
+        con.close()
+
+
+def runs(db: Path, assignment: str) -> dict[str, dict]:
+    """How each student's submission of `assignment` was graded (the kit's table), by student."""
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    try:
+        con.execute(_RUNS_SCHEMA)
+        found = con.execute(f"SELECT * FROM {RUNS} WHERE assignment = ?", (assignment,))
+        return {r["student"]: dict(r) for r in found}
     finally:
         con.close()
 
@@ -176,14 +220,25 @@ def write_csv(db: Path, assignment: str, path: Path, failed: dict[str, str]) -> 
 
     with Gradebook(f"sqlite:///{db}") as gb:
         rows = sorted(gb.submission_dicts(assignment), key=lambda r: r["student"])
+    how = runs(db, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(
-            ["student_id", "score", "max_score", "needs_manual_grade", "timestamp", "status"]
+            [
+                "student_id",
+                "score",
+                "max_score",
+                "needs_manual_grade",
+                "timestamp",
+                "status",
+                "epochs",
+                "copy_of",
+            ]
         )
         for r in rows:
             status = f"failed: {failed[r['student']]}" if r["student"] in failed else "graded"
+            run = how.get(r["student"], {})
             writer.writerow(
                 [
                     r["student"],
@@ -192,8 +247,10 @@ def write_csv(db: Path, assignment: str, path: Path, failed: dict[str, str]) -> 
                     r["needs_manual_grade"],
                     r["timestamp"] or "",
                     status,
+                    "" if run.get("epochs") is None else run["epochs"],
+                    run.get("copy_of") or "",
                 ]
             )
         for student in sorted(set(failed) - {r["student"] for r in rows}):
-            writer.writerow([student, "", "", "", "", f"failed: {failed[student]}"])
+            writer.writerow([student, "", "", "", "", f"failed: {failed[student]}", "", ""])
     return path

@@ -65,6 +65,7 @@ class Job:
     digest: str
     limits: Limits
     feedback: bool = True
+    epochs: int | None = None  # LAB_EPOCHS for the kernel; None: the notebook's own length
 
 
 @dataclass
@@ -82,3 +83,4 @@ class Outcome:
     cpu: float = 0.0
     peak_rss: int = 0
     log: str = ""
+    copy_of: str = ""  # the student whose identical submission was graded for this one

@@ -1,4 +1,5 @@
-"""Grading one submission: the real ``nbgrader autograde`` in a scratch copy of the course.
+"""Grading one submission: the real ``nbgrader autograde`` (and ``generate_feedback``, in the
+same process: `course_utils.grading.nbrun`) in a scratch copy of the course.
 
 The scratch course holds the course's config (with the kit's settings added by `kit_config`),
 a gradebook holding only this student, the submission, and the assignment's non-notebook
@@ -20,6 +21,7 @@ from course_utils.grading.archive import tar_folder, untar
 from course_utils.grading.gradebook import submission_rows
 from course_utils.grading.isolation import free_uid, kill_user, staged_data
 from course_utils.grading.jobs import Job, Limits, Outcome
+from course_utils.grading.nbrun import FEEDBACK_FAILED
 from course_utils.grading.process import SUPERVISOR
 from course_utils.grading.sandbox import Settings, kernel_spec
 
@@ -108,8 +110,10 @@ def _scratch_course(root: Path, job: Job) -> Path:
     return course
 
 
-def _environment(root: Path, limits: Limits, uid: int | None) -> dict[str, str]:
-    """nbgrader's environment: the sandboxed kernelspec, private Jupyter folders, threads."""
+def _environment(root: Path, limits: Limits, uid: int | None, epochs: int | None) -> dict[str, str]:
+    """nbgrader's environment: the sandboxed kernelspec, private Jupyter folders, threads,
+    and the training length (``LAB_EPOCHS``, or none: the notebook's own).
+    """
     runtime = root / "runtime"
     runtime.mkdir(mode=0o700)
     threads = str(limits.threads or 1)
@@ -126,6 +130,9 @@ def _environment(root: Path, limits: Limits, uid: int | None) -> dict[str, str]:
         ),
     )
     env.pop("NBGRADER_EXECUTION", None)
+    env.pop("LAB_EPOCHS", None)
+    if epochs is not None:
+        env["LAB_EPOCHS"] = str(epochs)
     return env
 
 
@@ -143,14 +150,14 @@ def grade_submission(job: Job) -> Outcome:
     uid = free_uid() if limits.isolate and os.geteuid() == 0 else None
     try:
         course = _scratch_course(root, job)
-        env = _environment(root, limits, uid)
+        env = _environment(root, limits, uid, job.epochs)
         log = root / "nbgrader.log"
-        nbgrader = [sys.executable, "-m", "nbgrader"]
-        student = ["--student", job.student, "--force"]
+        command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
         limit = limits.submission_timeout + GRACE_SECONDS
-        run = SUPERVISOR.run(
-            nbgrader + ["autograde", job.assignment, *student], course, env, limit, log
-        )
+        if job.feedback:
+            command.append("--feedback")
+            limit += FEEDBACK_SECONDS
+        run = SUPERVISOR.run(command, course, env, limit, log)
         if uid is not None:
             kill_user(uid)
         text = tail(log, 400)
@@ -168,7 +175,7 @@ def grade_submission(job: Job) -> Outcome:
         if run.timed_out:
             outcome.message = f"stopped: grading ran over {limit} s"
             return outcome
-        if run.status != 0 or not graded.is_dir():
+        if run.status not in (0, FEEDBACK_FAILED) or not graded.is_dir():
             outcome.message = failure_reason(text)
             return outcome
         outcome.rows = submission_rows(course / "gradebook.db", job.assignment, job.student)
@@ -177,16 +184,10 @@ def grade_submission(job: Job) -> Outcome:
             return outcome
         outcome.autograded = tar_folder(graded, MAX_RETURNED_FILE)
         if job.feedback:
-            run = SUPERVISOR.run(
-                nbgrader + ["generate_feedback", job.assignment, *student],
-                course,
-                env,
-                FEEDBACK_SECONDS,
-                log,
-            )
             made = course / "feedback" / job.student / job.assignment
-            if run.status != 0 or not made.is_dir():
-                outcome.message = "graded, but feedback failed: " + failure_reason(tail(log, 400))
+            if run.status != 0 or not made.is_dir():  # the grades still count
+                outcome.ok = True
+                outcome.message = "graded, but feedback failed: " + failure_reason(text)
                 return outcome
             outcome.feedback = tar_folder(made)
         outcome.ok = True
