@@ -60,7 +60,7 @@ test: setup browser
 grade: setup
 	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)
 
-# The benchmark (not a test): kit against plain nbgrader and plain Keras, on the lab's 10 epochs.
+# The benchmark (not a test): the kit against plain nbgrader and the original lab's code.
 bench: setup
 	$(BIN)/python bench/benchmark.py $(BENCH_ARGS)
 
