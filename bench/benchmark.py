@@ -14,6 +14,10 @@ time and peak memory (largest process, the kernel included).
 Part "scaling": one lab class of 4 different submissions (1 epoch) graded with 1 worker, 2
 workers, and 2 Dask workers of 1 core each (a LocalCluster): submissions per minute.
 
+Part "judge": the kit's grader with the judge (test cells in a kernel of their own) against
+without it (``--no-judge``: test cells in the student's kernel), on the same lab and quiz
+classes, one worker, at the grading length: wall and CPU time per submission.
+
 Part "lab": the lab notebook (the student version with the solutions filled in) against the
 code of the notebook the lab is adapted from (``--original``: a text file with its code cells
 after ``In [ ]:`` markers), run as written. Both run end to end as notebooks in a fresh kernel,
@@ -217,6 +221,51 @@ def scaling(work: Path) -> None:
     print("\n" + "\n".join(lines))
 
 
+def judge(work: Path) -> None:
+    from course_utils.grading.coordinator import grade_class
+    from course_utils.grading.jobs import Limits
+
+    print(f"\nThe judge: classes graded with and without it, 1 worker, --epochs {GRADING_EPOCHS}")
+    widths = [30, 11, 11, 7, 11, 11, 7, 11, 11, 7]
+    heads = ["wall off", "wall on", "ratio", "CPU off", "CPU on", "ratio"]
+    lines = [row("per submission", [*heads, "peak off", "peak on", "ratio"], widths)]
+    for assignment, spec, mistakes in (
+        ("lab3_part2", LAB, SCALING_MISTAKES),
+        ("lab3_quiz", QUIZ, ["valid_padding"]),
+    ):
+        sides = {}
+        for side in ("off", "on"):
+            course = Course(work / f"{assignment}-{side}", assignment)
+            build_class(course, spec, mistakes=mistakes, untouched=False)
+            report = grade_class(
+                course.root,
+                assignment,
+                workers=1,
+                limits=Limits(judge=side == "on"),
+                epochs=GRADING_EPOCHS,
+                progress=False,
+                log=lambda line: None,
+            )
+            if report.failed:
+                raise SystemExit(f"the kit failed to grade: {report.failed}")
+            outcomes = list(report.outcomes.values())
+            sides[side] = {
+                "wall": statistics.mean(o.wall for o in outcomes),
+                "cpu": statistics.mean(o.cpu for o in outcomes),
+                "peak": max(o.peak_rss for o in outcomes) / 2**20,
+                "scores": course.scores(),
+            }
+            print(f"  {assignment}, judge {side}: {report.wall:.0f} s", flush=True)
+        if sides["on"]["scores"] != sides["off"]["scores"]:
+            raise SystemExit(f"{assignment}: the judge changed an honest submission's score")
+        lines.append(
+            ratio_row(f"{assignment} ({len(mistakes) + 1})", sides["off"], sides["on"], widths)
+        )
+        target(f"{assignment}: judge / no judge, wall per submission",
+               sides["on"]["wall"] / sides["off"]["wall"], 1.10)  # fmt: skip
+    print("\n" + "\n".join(lines) + "\nSame scores with and without the judge.")
+
+
 # --------------------------------------------------------------------------- the lab
 
 RUN_NOTEBOOK = """
@@ -391,7 +440,7 @@ def quiz(work: Path, xla: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parts = ["grading", "scaling", "lab", "quiz"]
+    parts = ["grading", "scaling", "judge", "lab", "quiz"]
     parser.add_argument("--part", choices=[*parts, "all"], default="all")
     parser.add_argument("--original", type=Path, help="the adapted notebook's code (part lab)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")
@@ -410,6 +459,8 @@ def main() -> None:
                 grading(work / part)
             elif part == "scaling":
                 scaling(work / part)
+            elif part == "judge":
+                judge(work / part)
             elif part == "lab":
                 lab(args.original, args.seeds, work / part)
             else:

@@ -20,13 +20,16 @@ autograde and feedback in one process       ``nbrun``
 where jobs run: threads here, or Dask       ``executors`` (`Executor`, Local/Dask)
 running a command under a time limit        ``process`` (`Supervisor`, `ProcessResult`)
 how a kernel is limited and started         ``sandbox`` (the launcher, its `Settings`)
+test cells apart from student code          ``judge`` (runs in the judge's kernel)
+the bridge: requests and files              ``bridge``; the notebook's side: ``bridge_kernel``
+what crosses the bridge, and how            ``values`` (data, models, stubs, opaque values)
 users and course permissions (as root)      ``isolation``
 how scores reach the gradebook; the CSV     ``gradebook``
 skipping what is graded and unchanged       ``resume``
 Ctrl-C held back while results install      ``signals``
 folders as bytes, digests                   ``archive``
 solution and hidden-test regions            ``regions``
-what nbgrader runs: execute, hide tests     ``preprocessors/``
+what nbgrader runs: execute, judge, hide    ``preprocessors/``
 ==========================================  ==============================================
 """
 

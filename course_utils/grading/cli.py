@@ -50,6 +50,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-feedback", action="store_true", help="skip the feedback HTML")
     p.add_argument(
+        "--no-judge",
+        action="store_true",
+        help="run test cells in the student's kernel, as plain nbgrader does (forgeable: "
+        "for comparison only)",
+    )
+    p.add_argument(
         "--dask",
         metavar="ADDRESS",
         help="grade on a dask.distributed scheduler (or 'local' for a LocalCluster)",
@@ -90,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             cell_timeout=args.cell_timeout,
             memory=parse_size(args.memory),
             isolate=not args.no_isolation,
+            judge=not args.no_judge,
         )
     except ValueError:
         print(f"error: --memory {args.memory!r} is not a size (e.g. 4G, 512M)", file=sys.stderr)

@@ -27,7 +27,7 @@ from course_utils.grading.jobs import Job, Limits, Outcome
 from course_utils.grading.process import SUPERVISOR
 from course_utils.grading.resume import is_done, mark_done
 from course_utils.grading.signals import Shield
-from course_utils.grading.submissions import select, source_files
+from course_utils.grading.submissions import cell_order, select, source_files
 
 
 @dataclass
@@ -112,15 +112,13 @@ def grade_class(
         course: the course folder (with ``nbgrader_config.py``, ``gradebook.db``, ``submitted/``).
         assignment: the assignment's name.
         workers: submissions graded at once (default: one per core).
-        limits: what each submission may use (default `Limits()`; ``threads=0`` becomes
-            cores / workers).
+        limits: what each submission may use (default `Limits()`; ``threads=0``: cores / workers).
         students: grade only these students.
         force: regrade submissions already graded and unchanged.
         feedback: also make feedback HTML.
         dask: a dask.distributed scheduler address, or ``"local"``; None for local threads.
-        epochs: the training length to grade at (``LAB_EPOCHS`` in the kernel); None: the
-            grader's own ``LAB_EPOCHS`` if set, else the notebook's length. Recorded in the
-            gradebook (`gradebook.RUNS`) and the CSV.
+        epochs: the training length (``LAB_EPOCHS`` for the tests and the kernel); None: the
+            grader's ``LAB_EPOCHS`` if set, else the notebook's. In the gradebook and the CSV.
         csv_path: where to write the grades (default ``grades/ASSIGNMENT.csv``).
         progress: show a progress bar.
         log: called with each line of news.
@@ -146,6 +144,7 @@ def grade_class(
 
     gradebook.add_students(db, list(found))
     length = f"epochs={epochs if epochs is not None else 'notebook'}"
+    length += "" if limits.judge else " judge=off"
     digests = {s: f"{folder_digest(p)} {length}" for s, p in found.items()}
     todo = [s for s in found if force or not is_done(course, db, assignment, s, digests[s])]
     report.skipped = [s for s in found if s not in todo]
@@ -162,6 +161,7 @@ def grade_class(
 
     config = (course / "nbgrader_config.py").read_text()
     files = source_files(course, assignment)
+    order = cell_order(course, assignment)
     context = f"{config}\0{length}\0feedback={feedback}"
     keys = copies.class_keys(course, db, assignment, {s: found[s] for s in todo}, context)
     same = copies.group(keys)
@@ -190,6 +190,7 @@ def grade_class(
             limits,
             feedback,
             epochs,
+            order,
         )
 
     _run_class(

@@ -25,6 +25,7 @@ class Limits:
     memory: int = 4 * 2**30
     max_output_bytes: int = 200_000
     isolate: bool = True
+    judge: bool = True  # test cells in a judge process, apart from the student's kernel
     threads: int = 0  # TensorFlow threads per kernel; 0: cores / workers
 
     @property
@@ -66,6 +67,8 @@ class Job:
     limits: Limits
     feedback: bool = True
     epochs: int | None = None  # LAB_EPOCHS for the kernel; None: the notebook's own length
+    #: each notebook's grade ids in the instructor's order, where test cells are put back
+    cell_order: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -43,3 +43,15 @@ def source_files(course: Path, assignment: str) -> bytes:
         )
 
     return tar_folder(source, keep=keep)
+
+
+def cell_order(course: Path, assignment: str) -> dict[str, list[str]]:
+    """Each instructor notebook's grade ids in order, by notebook name (where test cells go)."""
+    import nbformat
+
+    order = {}
+    for notebook in sorted((course / "source" / assignment).glob("*.ipynb")):
+        cells = nbformat.read(notebook, as_version=4).cells
+        ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells]
+        order[notebook.stem] = [i for i in ids if i]
+    return order

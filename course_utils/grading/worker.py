@@ -35,39 +35,53 @@ def dotted(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def kit_config(course: Path, limits: Limits) -> str:
+def kit_config(course: Path, limits: Limits, *, root: Path, order: dict[str, list[str]]) -> str:
     """The nbgrader settings the grader appends to the course's own config.
 
-    nbgrader's autograde preprocessors, with `GuardedExecute` in place of `Execute`, and
-    `HideHiddenTests` first among the feedback preprocessors.
+    nbgrader's autograde preprocessors, with `JudgedExecute` in place of `Execute` (the test
+    cells in a judge, unless ``limits.judge`` is off) and `RestoreTests` in place of
+    ``add_missing_cells``, and `HideHiddenTests` first among the feedback preprocessors.
 
     Args:
         course: the scratch course folder.
         limits: the submission's limits.
+        root: the scratch folder, where the kernel's working folder and the judge's go.
+        order: each notebook's grade ids in the instructor's order.
 
     Returns:
         Python source for ``nbgrader_config.py``.
     """
     from nbgrader.converters import Autograde, GenerateFeedback
-    from nbgrader.preprocessors import Execute
+    from nbgrader.preprocessors import Execute, OverwriteCells
 
-    from course_utils.grading.preprocessors import GuardedExecute, HideHiddenTests
+    from course_utils.grading.preprocessors import HideHiddenTests, JudgedExecute, RestoreTests
 
     def name(cls: type | str) -> str:
         return cls if isinstance(cls, str) else dotted(cls)
 
     autograde = [
-        dotted(GuardedExecute) if cls is Execute else name(cls)
+        dotted(JudgedExecute) if cls is Execute else name(cls)
         for cls in Autograde.class_traits()["autograde_preprocessors"].default()
     ]
+    sanitize = []
+    for cls in Autograde.class_traits()["sanitize_preprocessors"].default():
+        if cls is OverwriteCells:
+            sanitize.append(dotted(RestoreTests))
+        sanitize.append(name(cls))
     hide = dotted(HideHiddenTests)
     feedback = [name(cls) for cls in GenerateFeedback.class_traits()["preprocessors"].default()]
+    judge = str(root / "judge") if limits.judge else ""
     return "\n".join(
         [
             "",
             "# Added by course_utils.grading for this submission.",
             f"c.CourseDirectory.root = {str(course)!r}",
+            f"c.Autograde.sanitize_preprocessors = {sanitize!r}",
             f"c.Autograde.autograde_preprocessors = {autograde!r}",
+            "c.OverwriteCells.add_missing_cells = False",
+            f"c.RestoreTests.order = {order!r}",
+            f"c.JudgedExecute.workdir = {str(root / 'work')!r}",
+            f"c.JudgedExecute.judge_folder = {judge!r}",
             f"c.GenerateFeedback.preprocessors = {[hide] + [f for f in feedback if f != hide]!r}",
             f"c.GuardedExecute.timeout = {limits.cell_timeout}",
             f"c.GuardedExecute.submission_timeout = {limits.submission_timeout}",
@@ -101,7 +115,11 @@ def _scratch_course(root: Path, job: Job) -> Path:
     for folder in (course, course / "autograded", course / "autograded" / job.student):
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o711)
-    (course / "nbgrader_config.py").write_text(job.config + kit_config(course, job.limits))
+    (root / "work").mkdir(mode=0o700)
+    (root / "judge").mkdir(mode=0o700)
+    (course / "nbgrader_config.py").write_text(
+        job.config + kit_config(course, job.limits, root=root, order=job.cell_order)
+    )
     (course / "gradebook.db").write_bytes(job.gradebook)
     untar(job.submission, course / "submitted" / job.student / job.assignment)
     untar(job.source_files, course / "source" / job.assignment)

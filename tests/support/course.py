@@ -149,8 +149,8 @@ def build_class(
     untouched: bool = True,
 ) -> nbformat.NotebookNode:
     """Submit a class: "reference" (the solved release), "untouched" (the release as given,
-    unless `untouched` is false) and one student per mistake of `spec`, named as in
-    `spec.wrong` (all of them unless `mistakes` names some).
+    unless `untouched` is false) and the students with mistakes: each of `mistakes` alone, or
+    else every mistake of `spec`, alone or with the others of its group (`Spec.submissions`).
 
     Returns:
         The reference notebook, to derive more submissions from.
@@ -159,9 +159,16 @@ def build_class(
     course.submit("reference", reference)
     if untouched:
         course.submit("untouched", nbformat.read(course.release, as_version=4))
-    for student in spec.wrong if mistakes is None else mistakes:
-        cell, old, new, _ = spec.wrong[student]
-        course.submit(student, mutate(reference, cell, old, new))
+    if mistakes is not None:  # one student per named mistake
+        groups = {m: (m,) for m in mistakes}
+    else:
+        groups = spec.submissions()
+    for student, group in groups.items():
+        nb = reference
+        for mistake in group:
+            cell, old, new, _ = spec.wrong[mistake]
+            nb = mutate(nb, cell, old, new)
+        course.submit(student, nb)
     return reference
 
 

@@ -1,12 +1,13 @@
 """Each assignment's tests, written answers and kinds of mistake, with the tests each must lose.
 
-The round trip submits one student per mistake; the hostile class and the benchmark reuse the
+The round trip submits one student per mistake (or per group of mistakes aimed at different
+tests, `Spec.together`); the hostile class and the benchmark reuse the
 lab's table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -21,6 +22,22 @@ class Spec:
     wrong: dict[str, tuple[str, str, str, set[str]]]
     #: a failing test whose message must reach the student: (student, test, message)
     message: tuple[str, str, str]
+    #: mistakes handed in together, in one notebook (they aim at different tests): training
+    #: networks costs the same for one mistake as for two
+    together: list[tuple[str, ...]] = field(default_factory=list)
+
+    def submission(self, mistake: str) -> str:
+        """The student who hands in `mistake` (alone, or with the others of its group)."""
+        group = next((g for g in self.together if mistake in g), (mistake,))
+        return "__".join(group)
+
+    def submissions(self) -> dict[str, tuple[str, ...]]:
+        """Each student of the round trip with a mistake, and the mistakes they hand in."""
+        return {self.submission(m): tuple(self.submission(m).split("__")) for m in self.wrong}
+
+    def lost_by(self, student: str) -> set[str]:
+        """The tests `student`'s notebook must lose: those its mistakes aim at."""
+        return set().union(*(self.wrong[m][3] for m in self.submissions()[student]))
 
 
 LAB = Spec(
@@ -161,6 +178,12 @@ QUIZ = Spec(
         "the bias corrections are swapped: v (averaged with beta1) is divided by 1 - beta1**t, "
         "r (averaged with beta2) by 1 - beta2**t",
     ),
+    # Each quiz notebook trains four networks: mistakes in different exercises share one.
+    together=[
+        ("valid_padding", "adam_no_bias_correction"),
+        ("softmax_unshifted", "adam_betas_swapped"),
+        ("summed_crossentropy", "params_without_running_stats"),
+    ],
 )
 
 #: The table of each assignment, by name.

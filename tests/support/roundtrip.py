@@ -90,9 +90,11 @@ def test_untouched_release_gets_zero(graded, assignment):
 
 
 def test_each_mistake_loses_the_points_aimed_at_it(graded, assignment, student):
-    scores = graded(assignment)[student]
+    spec = SPECS[assignment]
+    scores = graded(assignment)[spec.submission(student)]
     lost = {t for t, (s, m) in scores.items() if s < m}
-    assert lost == SPECS[assignment].wrong[student][3]
+    assert lost == spec.lost_by(spec.submission(student))
+    assert spec.wrong[student][3] <= lost
     assert all(scores[t][0] == 0 for t in lost)
 
 
@@ -106,8 +108,8 @@ def test_test_cells_write_nothing_to_stderr(courses, graded, assignment):
 
 def test_real_errors_still_reach_the_student(courses, graded, assignment):
     graded(assignment)
-    student, test_id, message = SPECS[assignment].message
-    nb = courses(assignment).autograded(student)
+    mistake, test_id, message = SPECS[assignment].message
+    nb = courses(assignment).autograded(SPECS[assignment].submission(mistake))
     errors = [o for o in cell(nb, test_id).outputs if o.output_type == "error"]
     assert errors and errors[0].ename == "AssertionError"
     assert errors[0].evalue == message
@@ -117,12 +119,13 @@ def test_feedback_for_every_submission_shows_its_score(courses, graded, assignme
     scores = graded(assignment)
     course, spec = courses(assignment), SPECS[assignment]
     feedback = course.feedback()
-    assert set(feedback) == set(scores) == {"reference", "untouched", *spec.wrong}
+    assert set(feedback) == set(scores) == {"reference", "untouched", *spec.submissions()}
     points = sum(m for _, m in scores["reference"].values()) + 2 * len(spec.answers)
     for student, path in feedback.items():
         total = sum(score for score, _ in scores[student].values())
         assert re.search(rf"Score: {total:.1f} / {points:.1f}", path.read_text()), student
-    assert spec.message[2].split(":")[0] in feedback[spec.message[0]].read_text()
+    shown = feedback[spec.submission(spec.message[0])].read_text()
+    assert spec.message[2].split(":")[0] in shown
     assert_no_hidden_tests(course.source, course.release, feedback.values())
 
 

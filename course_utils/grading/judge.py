@@ -1,0 +1,103 @@
+"""The judge: the kernel where the kit's grader runs test cells, apart from the student's code.
+
+No student code runs in this process. Before each test cell, the grader calls `prepare` with
+the cell's source: the judge clears the names earlier test cells left, finds the names this
+cell reads without defining them (`student_names`: not builtins, not its own imports or
+assignments) and fetches those the notebook defines through the bridge
+(`course_utils.grading.bridge`): data as data, functions as stubs that run in the student's
+kernel, anything else as an opaque value. Then the grader runs the cell here, and its outputs
+are the ones nbgrader scores.
+
+The student's kernel receives requests for names and calls with arguments, never a test's
+source. Settings such as ``LAB_EPOCHS`` come from the grader's environment, which this process
+inherits; the student's environment does not reach it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import symtable
+from typing import Any
+
+from course_utils.grading.bridge import Refused, StudentKernel
+from course_utils.grading.values import NOTES, decode, opaque
+
+_kernel: StudentKernel | None = None
+_notes: list[str] = []
+
+
+def student_names(source: str) -> set[str]:
+    """The names a test cell reads but never binds itself, builtins excluded.
+
+    A name the cell imports, assigns, or defines (anywhere at its top level) is the cell's own,
+    even where the notebook has one of the same name.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    code = TransformerManager().transform_cell(source)
+    top = symtable.symtable(code, "<test cell>", "exec")
+    bound = {
+        s.get_name()
+        for s in top.get_symbols()
+        if s.is_assigned() or s.is_imported() or s.is_namespace()
+    }
+    wanted: set[str] = set()
+    tables = [(top, True)]
+    while tables:
+        table, is_top = tables.pop()
+        for s in table.get_symbols():
+            if s.is_referenced() and (is_top or s.is_global()):
+                wanted.add(s.get_name())
+        tables.extend((child, False) for child in table.get_children())
+    return wanted - bound - set(dir(builtins))
+
+
+def _show_notes(*_: Any) -> None:
+    """Print, at the start of the test cell, what could not be passed to it."""
+    for note in _notes:
+        print(note)
+    _notes.clear()
+
+
+def prepare(source: str, setup: dict | None = None) -> None:
+    """Give the next test cell a clean namespace holding the notebook's names it reads.
+
+    Args:
+        source: the test cell's source (it stays in this process).
+        setup: on the first call, the student kernel's connection information and the
+            bridge's folders (``connection``, ``inbox``, ``outbox``).
+    """
+    global _kernel
+    shell = get_ipython()  # noqa: F821 (this runs in the judge's IPython kernel)
+    if _kernel is None:
+        if setup is None:
+            raise RuntimeError("the judge was not told where the student's kernel is")
+        _kernel = StudentKernel(**setup)
+        shell.events.register("pre_run_cell", _show_notes)
+    names, hidden = shell.user_ns, shell.user_ns_hidden
+    for name in list(names):
+        if name not in hidden and not name.startswith("__"):
+            del names[name]
+    _notes.clear()
+    wanted = sorted(student_names(source) - set(hidden))
+    if not wanted:
+        return
+    manifest, answer = _kernel.request("get", names=wanted)
+    try:
+        values = manifest.get("values")
+        if not isinstance(values, dict):
+            raise Refused("the notebook's kernel answered with something else than its names")
+        models: dict = {}
+        for name in wanted:
+            if name not in values:
+                continue
+            try:
+                names[name] = decode(values[name], answer, _kernel, models)
+            except Exception as error:  # noqa: BLE001 (any failure: the name is unusable)
+                why = f"{name} could not be passed to the tests: {error}"
+                names[name] = opaque("value", "Unavailable", None, why)
+                _notes.append(f"Note: {why}")
+    finally:
+        answer.remove()
+        _notes.extend(NOTES)
+        NOTES.clear()

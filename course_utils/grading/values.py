@@ -1,0 +1,221 @@
+"""Values from the student's kernel, as data in the judge; the judge's arguments, as data there.
+
+What crosses: ``None``, bools, ints, floats, strings, lists, tuples and dicts of these, NumPy
+arrays and scalars of numeric or string dtype (read with ``allow_pickle=False``), Keras models
+(rebuilt from their architecture, weights and compile settings in safe mode, from Keras's own
+classes only) and Keras ``History`` objects (record, parameters, model). A function of the
+notebook becomes a `StudentFunction`, which runs it in the student's kernel; anything else
+becomes an `Opaque` value whose every use fails with a message naming its type.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from course_utils.grading.bridge import Answer, Refused, StudentKernel
+
+MAX_DEPTH = 64
+#: what the tests should be told about values passed to them (printed in the test's output)
+NOTES: list[str] = []
+
+
+class StudentFunction:
+    """A function of the notebook: calling it runs it in the student's kernel."""
+
+    def __init__(self, kernel: StudentKernel, handle: int, name: str):
+        self._kernel, self._handle, self.__name__ = kernel, handle, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function in the student's kernel; its result, as data."""
+        return self._kernel.call(self._handle, self.__name__, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__} of the notebook>"
+
+
+class Opaque:
+    """A notebook value the grader does not pass to tests: any use says what it is."""
+
+    _type = "object"
+
+    def __init__(self, handle: int | None, why: str = ""):
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_why", why)
+
+    def _refuse(self, *_: Any, **__: Any):
+        why = object.__getattribute__(self, "_why")
+        raise Refused(
+            why
+            or f"a {type(self)._type} from the notebook cannot be used by the tests: they get "
+            "numbers, strings, lists, tuples, dicts, NumPy arrays, Keras models and histories"
+        )
+
+    __getattr__ = __call__ = __iter__ = __len__ = __getitem__ = __float__ = __int__ = _refuse
+    __add__ = __sub__ = __mul__ = __truediv__ = __lt__ = __gt__ = __le__ = __ge__ = _refuse
+    __bool__ = __array__ = __index__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"<{type(self)._type} from the notebook, not passed to the tests>"
+
+
+def opaque(type_name: str, name: str, handle: int | None, why: str = "") -> Opaque:
+    """An opaque value whose class carries the notebook value's type name."""
+    safe = name if name.isidentifier() else "Opaque"
+    return type(safe, (Opaque,), {"_type": type_name})(handle, why)
+
+
+def _check_classes(config: Any, what: str) -> None:
+    """Refuse any class or function in a Keras config that is not Keras's own."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "class_name" in item:
+                module = item.get("module")
+                if not isinstance(module, str) or not (
+                    module == "keras" or module.startswith("keras.")
+                ):
+                    where = f"{module}." if isinstance(module, str) else "the notebook's "
+                    raise Refused(
+                        f"{what} uses {where}{item.get('class_name')}, which is not Keras's: "
+                        "the grader rebuilds models from Keras's own layers, losses and "
+                        "optimisers only"
+                    )
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def rebuild_model(node: dict, answer: Answer) -> Any:
+    """A Keras model from its architecture, weights and compile settings, in safe mode."""
+    import keras
+
+    config = json.loads(node["config"])
+    if isinstance(config, dict):  # compile settings are checked, and used, on their own
+        config.pop("compile_config", None)
+    _check_classes(config, "the model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        if not isinstance(model, keras.Model):
+            raise Refused("the model's architecture does not describe a Keras model")
+        try:
+            model.set_weights([answer.array(f) for f in node["weights"]])
+        except ValueError as error:
+            raise Refused(f"the model's weights do not fit its layers: {error}") from None
+        compiled = json.loads(node.get("compile") or "null")
+        if compiled:
+            try:
+                _check_classes(compiled, "the model's compiling (loss, optimiser, metrics)")
+            except Refused as error:  # the model still predicts; it is left uncompiled
+                NOTES.append(f"Note: {error}. The model is passed to the tests uncompiled.")
+            else:
+                model.compile_from_config(compiled)
+    return model
+
+
+def decode(node: Any, answer: Answer, kernel: StudentKernel, models: dict, depth: int = 0) -> Any:
+    """A value of the student's kernel, as plain data in the judge."""
+    if not isinstance(node, dict) or depth > MAX_DEPTH:
+        raise Refused("a malformed value from the notebook's kernel")
+    kind = node.get("t")
+    value = node.get("v")
+    if kind == "none":
+        return None
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, str) and len(value) < 4000:
+        return int(value)
+    if kind == "float" and isinstance(value, str) and len(value) < 64:
+        return float(value)
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind in ("list", "tuple") and isinstance(value, list):
+        items = [decode(x, answer, kernel, models, depth + 1) for x in value]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict" and isinstance(value, list):
+        pairs = [decode(p, answer, kernel, models, depth + 1) for pair in value for p in pair]
+        keys = pairs[::2]
+        if any(isinstance(k, (list, dict)) or hasattr(k, "shape") for k in keys):
+            raise Refused("a dict whose keys are not numbers, strings or tuples")
+        return dict(zip(keys, pairs[1::2], strict=True))
+    if kind == "array":
+        return answer.array(node.get("f"))
+    if kind == "scalar":
+        array = answer.array(node.get("f"))
+        if array.ndim != 0:
+            raise Refused("a NumPy scalar that is not one value")
+        return array[()]
+    if kind in ("model", "history"):
+        key = (kind, node.get("id"))
+        if key not in models:
+            models[key] = (rebuild_model if kind == "model" else rebuild_history)(
+                node, answer, *(() if kind == "model" else (kernel, models))
+            )
+        return models[key]
+    if kind == "function" and isinstance(node.get("h"), int):
+        return StudentFunction(kernel, node["h"], str(node.get("name", "function"))[:200])
+    if kind == "opaque":
+        return opaque(str(node.get("type"))[:200], str(node.get("name"))[:100], node.get("h"))
+    raise Refused(f"a value of unknown kind {kind!r} from the notebook's kernel")
+
+
+def rebuild_history(node: dict, answer: Answer, kernel: StudentKernel, models: dict) -> Any:
+    """A Keras ``History``: its record, parameters, epochs and model."""
+    import keras
+
+    history = keras.callbacks.History()
+    record = decode(node.get("history"), answer, kernel, models, 1)
+    params = decode(node.get("params"), answer, kernel, models, 1)
+    if not isinstance(record, dict) or not isinstance(params, dict):
+        raise Refused("a history whose record or parameters are not dicts")
+    history.history, history.params = record, params
+    history.epoch = decode(node.get("epoch"), answer, kernel, models, 1)
+    model = decode(node.get("model"), answer, kernel, models, 1)
+    if model is not None:
+        history.set_model(model)
+    return history
+
+
+def encode(value: Any, save: Callable[[Any], str], depth: int = 0) -> dict:
+    """The judge's argument `value` as data for the notebook's kernel (`save` writes arrays)."""
+    import numpy as np
+
+    if depth > MAX_DEPTH:
+        raise TypeError("arguments nested too deeply for the notebook's functions")
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(value)}
+    if isinstance(value, int):
+        return {"t": "int", "v": str(int(value))}
+    if isinstance(value, float):
+        return {"t": "float", "v": repr(float(value))}
+    if isinstance(value, str):
+        return {"t": "str", "v": str(value)}
+    if isinstance(value, (list, tuple)):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return {"t": kind, "v": [encode(x, save, depth + 1) for x in value]}
+    if isinstance(value, dict):
+        items = [[encode(k, save, depth + 1), encode(v, save, depth + 1)] for k, v in value.items()]
+        return {"t": "dict", "v": items}
+    if isinstance(value, np.ndarray):
+        return {"t": "array", "f": save(np.ascontiguousarray(value))}
+    if isinstance(value, np.generic):
+        return {"t": "scalar", "f": save(np.asarray(value))}
+    if isinstance(value, (StudentFunction, Opaque)):
+        return {"t": "handle", "h": object.__getattribute__(value, "_handle")}
+    import keras
+
+    if isinstance(value, keras.Model):
+        compiled = value.get_compile_config() if value.compiled else None
+        return {
+            "t": "model",
+            "config": value.to_json(),
+            "weights": [save(np.asarray(w)) for w in value.get_weights()],
+            "compile": json.dumps(compiled or None),
+        }
+    raise TypeError(f"the grader cannot pass a {type(value).__name__} to the notebook's functions")
