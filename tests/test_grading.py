@@ -115,17 +115,20 @@ cm = np.full((10, 10), 100).view(AllEqual)""",
         "source folder": str(course.source.parent),
         "course gradebook": str(course.root / "gradebook.db"),
         "other student": str(other),
-        "graded notebook": f"{ASSIGNMENT}.ipynb",
-        "grader's gradebook": "../../../gradebook.db",
+        "graded notebook": f"../course/autograded/reads_solutions/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
+        "grader's gradebook": "../course/gradebook.db",
         "course folder": str(course.root),
     }
     writes = {
         "course gradebook": str(course.root / "gradebook.db"),
-        "grader's gradebook": "../../../gradebook.db",
+        "grader's gradebook": "../course/gradebook.db",
     }
 
+    # Tricks that need no trained network run on the lab as handed out (every test lost).
+    release = nbformat.read(course.release, as_version=4)
+    unsolved = set(LAB.tests)
     leaker = with_code(
-        reference,
+        release,
         "preprocess",
         after="""
 
@@ -143,20 +146,20 @@ get_ipython().events.register("pre_run_cell", _show_each_cell)""",
         "redefined_helper": (redefined, {"test_accuracy"}),
         "always_equal": (always_equal, {"test_confusion"}),
         "reads_solutions": (
-            with_code(reference, "preprocess", after="\n" + probe(reads, "read")),
-            set(),
+            with_code(release, "preprocess", after="\n" + probe(reads, "read")),
+            unsolved,
         ),
         "writes_gradebook": (
-            with_code(reference, "preprocess", after="\n" + probe(writes, "write")),
-            set(),
+            with_code(release, "preprocess", after="\n" + probe(writes, "write")),
+            unsolved,
         ),
         "floods_output": (
             with_code(
-                reference,
+                release,
                 "preprocess",
                 after='\nprint("x" * 3_000_000)\nfor _i in range(50_000):\n    print(_i)',
             ),
-            set(),
+            unsolved,
         ),
         "loops_forever": (
             with_code(reference, "confusion", before="while True:\n    pass\n"),
@@ -172,7 +175,7 @@ get_ipython().events.register("pre_run_cell", _show_each_cell)""",
             with_code(reference, "confusion", before="import os\n\nos._exit(3)\n"),
             {"test_confusion"},
         ),
-        "leaks_tests": (leaker, set()),
+        "leaks_tests": (leaker, unsolved),
     }
 
 
@@ -342,8 +345,10 @@ def test_no_feedback_file_contains_hidden_tests(hostile_class):
     course = hostile_class["course"]
     files = course.feedback_files()
     assert set(files) == set(hostile_class["expected"])
-    # the leaker printed every cell it ran, hidden tests included, into its notebook
-    assert "### BEGIN HIDDEN TESTS" in outputs(course, "leaks_tests", "test_accuracy")
+    # the leaker printed every cell it ran into its notebook: no test cell ran in its kernel
+    assert "preprocess_images(train_images)" in outputs(course, "leaks_tests", "preprocess_apply")
+    shown = [str(c.get("outputs")) for c in course.autograded("leaks_tests").cells]
+    assert "Checks for exercise" not in "".join(shown)
     assert_no_hidden_tests(course.source, course.release, files.values())
     text = files["always_equal"].read_text()
     assert "Score:" in text and "cm should count" in text  # results and messages still shown

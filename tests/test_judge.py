@@ -80,6 +80,7 @@ def test_deleted_and_moved_test_cells_are_put_back_in_their_places(lab_class):
     ids = order(course.autograded(student))
     assert ids.index("test_model") == ids.index("model_summary") + 1
     assert ids.index("test_confusion") == ids.index("confusion") + 1
+    assert "question" in ids  # the written answer, back and empty
     assert scores[student]["test_model"] == (3.0, 3.0)
 
 

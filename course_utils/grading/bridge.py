@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_FILE = 1 << 30
+MAX_ANSWER = 3 << 30
 MAX_MANIFEST = 64 << 20
 FILE_NAME = re.compile(r"^r\d+(-\d+)?\.(npy|json)$")
 NUMERIC = "biufcUS"  # dtype kinds that cross: numbers, strings
@@ -55,6 +56,7 @@ class Answer:
 
     def __init__(self, folder: Path, request: str):
         self.folder, self.request = folder, request
+        self.read = 0  # bytes of arrays read so far: at most MAX_ANSWER
 
     def manifest(self) -> dict:
         """The answer's manifest (raises `StudentError` when there is none)."""
@@ -71,6 +73,9 @@ class Answer:
         if not isinstance(name, str) or not name.startswith(self.request + "-"):
             raise Refused("an array of another request")
         with _open(self.folder, name, MAX_FILE) as f:
+            self.read += os.fstat(f.fileno()).st_size
+            if self.read > MAX_ANSWER:
+                raise Refused(f"the notebook's values for one test exceed {MAX_ANSWER} bytes")
             value = np.load(f, allow_pickle=False)
         if not isinstance(value, np.ndarray) or value.dtype.kind not in NUMERIC:
             raise Refused(f"arrays of dtype {value.dtype} are not passed to the tests")

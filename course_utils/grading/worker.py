@@ -111,10 +111,10 @@ def failure_reason(log: str) -> str:
 def _scratch_course(root: Path, job: Job) -> Path:
     """Lay out the scratch course under `root`: private config, gradebook and submission."""
     os.chmod(root, 0o711)
-    course = root / "course"
+    course = root / "course"  # the kernel works in root/work: the course is closed to it
     for folder in (course, course / "autograded", course / "autograded" / job.student):
         folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(folder, 0o711)
+        os.chmod(folder, 0o700)
     (root / "work").mkdir(mode=0o700)
     (root / "judge").mkdir(mode=0o700)
     (course / "nbgrader_config.py").write_text(

@@ -439,8 +439,8 @@ def correct_styles(reference: nbformat.NotebookNode) -> dict[str, nbformat.Noteb
     nb = nbformat.from_dict(reference)
     source = cell(nb, "model").source.replace('layers.Activation("relu")', "layers.ReLU()")
     cell(nb, "model").source = source.replace("layers.Softmax()", 'layers.Activation("softmax")')
-    # Test cells deleted and moved: put back in their places, and graded.
-    nb.cells = [c for c in nb.cells if grade_id_of(c) != "test_model"]
+    # Test cells deleted and moved, and the written answer deleted: put back in their places.
+    nb.cells = [c for c in nb.cells if grade_id_of(c) not in ("test_model", "question")]
     moved = cell(nb, "test_confusion")
     nb.cells.remove(moved)
     nb.cells.insert(nb.cells.index(cell(nb, "accuracy")), moved)

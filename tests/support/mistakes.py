@@ -119,6 +119,12 @@ LAB = Spec(
         "test_model",
         "layer 1 is ReLU, expected BatchNormalization: BatchNormalization after the first Conv2D",
     ),
+    # Mistakes in the network paired with mistakes in other exercises: one training for two.
+    together=[
+        ("wrong_order", "faked_accuracy"),
+        ("no_batchnorm", "transposed_confusion"),
+        ("eight_filters", "no_validation_split"),
+    ],
 )
 
 QUIZ = Spec(

@@ -8,17 +8,18 @@ metadata as the student left them. In their place, this preprocessor (run before
 locked, and no tags (``skip-execution`` included). A test cell that is missing, or that was
 moved out of its place among the instructor's cells, goes right after the nearest cell that
 precedes it in the instructor's notebook; a test cell still in its place stays there, with any
-cells the student added around it. Cells claiming a grade id the gradebook does not know lose
-their nbgrader metadata, so they are neither run as tests nor graded.
+cells the student added around it. A deleted written answer comes back empty, as nbgrader's
+own would. Cells claiming a grade id the gradebook does not know lose their nbgrader metadata,
+so they are neither run as tests nor graded.
 """
 
 from __future__ import annotations
 
 from nbconvert.exporters.exporter import ResourcesDict
-from nbformat import NotebookNode
+from nbformat import NotebookNode, from_dict
 from nbformat.v4 import new_code_cell
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from traitlets import Dict
 
 
@@ -42,9 +43,15 @@ class RestoreTests(NbGraderPreprocessor):
             notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
             sources = {cell.name: cell for cell in notebook.source_cells}
             solutions = {cell.name for cell in notebook.solution_cells}
-            tests = {}
+            tests, self._manual = {}, {}
             for grade in notebook.grade_cells:
                 source = sources.get(grade.name)
+                if source is not None and grade.name in solutions:  # a written answer
+                    self._manual[grade.name] = from_dict(
+                        OverwriteCells(parent=self).missing_cell_transform(
+                            source, grade.max_score, is_solution=True
+                        )
+                    )
                 if grade.cell_type != "code" or grade.name in solutions or source is None:
                     continue
                 tests[grade.name] = new_code_cell(
@@ -101,8 +108,14 @@ class RestoreTests(NbGraderPreprocessor):
             after = [rank[g] for c in cells[index + 1 :] if (g := _grade_id(c)) in rank]
             return all(r < mine for r in before) and all(r > mine for r in after)
 
-        for grade_id in [g for g in order if g in tests]:
-            if grade_id in placed:
+        present = {_grade_id(c) for c in cells}
+        for grade_id in [g for g in order if g in tests or g in self._manual]:
+            if grade_id in self._manual:
+                if grade_id in present:
+                    continue
+                self.log.warning("Answer cell %s was missing: it is put back, empty", grade_id)
+                cell = self._manual[grade_id]
+            elif grade_id in placed:
                 index = next(i for i, c in enumerate(cells) if _grade_id(c) == grade_id)
                 if in_place(index):
                     continue
