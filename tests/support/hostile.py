@@ -15,25 +15,11 @@ from pathlib import Path
 import nbformat
 
 from support.course import Course
+from support.mistakes import LAB
 from support.notebooks import cell, grade_id_of, mutate, with_code
 from support.paths import ROOT
 
-LAB_TESTS = {
-    "test_preprocess",
-    "test_model",
-    "test_compile",
-    "test_train",
-    "test_accuracy",
-    "test_confusion",
-}
-QUIZ_TESTS = {
-    "test_conv",
-    "test_activations",
-    "test_loss",
-    "test_adam",
-    "test_params",
-    "test_sweep",
-}
+LAB_TESTS = set(LAB.tests)
 MODEL_TESTS = LAB_TESTS - {"test_preprocess"}
 
 #: A hostile submission: its notebook, the tests it must lose, extra files (path -> text).

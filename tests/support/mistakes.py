@@ -188,7 +188,7 @@ QUIZ = Spec(
     together=[
         ("valid_padding", "adam_no_bias_correction"),
         ("softmax_unshifted", "adam_betas_swapped"),
-        ("summed_crossentropy", "params_without_running_stats"),
+        ("summed_crossentropy", "params_without_running_stats", "picks_the_best_model"),
     ],
 )
 
