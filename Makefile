@@ -24,9 +24,9 @@ XDIST ?= 2
 ASSIGNMENT ?= lab3_part2
 GRADE_ARGS ?=
 
-.PHONY: setup data browser release test grade bench clean
+.PHONY: setup data sandbox browser release test grade bench clean
 
-setup: $(BIN)/.installed data
+setup: $(BIN)/.installed data sandbox
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ data: $(BIN)/.installed
 	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist; }; \
 	fi
 	$(BIN)/python -m course_utils.data
+
+# Debian's bubblewrap: the grader runs every student kernel in its sandbox (namespaces).
+sandbox:
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends bubblewrap \
+	  || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends bubblewrap; }; \
+	fi
+	@command -v bwrap >/dev/null || echo "bubblewrap is missing: install it (apt-get install bubblewrap) to grade"
 
 # Debian's Chromium for the browser test (Playwright drives it; it downloads no browser).
 browser:

@@ -18,6 +18,9 @@ Part "judge": the kit's grader with the judge (test cells in a kernel of their o
 without it (``--no-judge``: test cells in the student's kernel), on the same lab and quiz
 classes, one worker, at the grading length: wall and CPU time per submission.
 
+Part "sandbox": the same, with every kernel in the sandbox (namespaces, control group: the
+grader's default) against without it (``--no-isolation``).
+
 Part "lab": the lab notebook (the student version with the solutions filled in) against the
 code of the notebook the lab is adapted from (``--original``: a text file with its code cells
 after ``In [ ]:`` markers), run as written. Both run end to end as notebooks in a fresh kernel,
@@ -222,10 +225,23 @@ def scaling(work: Path) -> None:
 
 
 def judge(work: Path) -> None:
-    from course_utils.grading.coordinator import grade_class
     from course_utils.grading.jobs import Limits
 
-    print(f"\nThe judge: classes graded with and without it, 1 worker, --epochs {GRADING_EPOCHS}")
+    compare(work, "the judge", {"off": Limits(judge=False), "on": Limits(judge=True)})
+
+
+def sandbox(work: Path) -> None:
+    from course_utils.grading.jobs import Limits
+
+    compare(work, "the sandbox", {"off": Limits(isolate=False), "on": Limits(isolate=True)})
+
+
+def compare(work: Path, what: str, limits: dict) -> None:
+    """The same lab and quiz classes graded with `what` off and on: time per submission."""
+    from course_utils.grading.coordinator import grade_class
+
+    print(f"\n{what.capitalize()}: classes graded without and with it, 1 worker, "
+          f"--epochs {GRADING_EPOCHS}")  # fmt: skip
     widths = [30, 11, 11, 7, 11, 11, 7, 11, 11, 7]
     heads = ["wall off", "wall on", "ratio", "CPU off", "CPU on", "ratio"]
     lines = [row("per submission", [*heads, "peak off", "peak on", "ratio"], widths)]
@@ -242,7 +258,7 @@ def judge(work: Path) -> None:
                 course.root,
                 assignment,
                 workers=1,
-                limits=Limits(judge=side == "on"),
+                limits=limits[side],
                 epochs=GRADING_EPOCHS,
                 progress=False,
                 log=lambda line: None,
@@ -256,15 +272,15 @@ def judge(work: Path) -> None:
                 "peak": max(o.peak_rss for o in outcomes) / 2**20,
                 "scores": course.scores(),
             }
-            print(f"  {assignment}, judge {side}: {report.wall:.0f} s", flush=True)
+            print(f"  {assignment}, {what} {side}: {report.wall:.0f} s", flush=True)
         if sides["on"]["scores"] != sides["off"]["scores"]:
-            raise SystemExit(f"{assignment}: the judge changed an honest submission's score")
+            raise SystemExit(f"{assignment}: {what} changed an honest submission's score")
         lines.append(
             ratio_row(f"{assignment} ({len(mistakes) + 1})", sides["off"], sides["on"], widths)
         )
-        target(f"{assignment}: judge / no judge, wall per submission",
+        target(f"{assignment}: with / without {what}, wall per submission",
                sides["on"]["wall"] / sides["off"]["wall"], 1.10)  # fmt: skip
-    print("\n" + "\n".join(lines) + "\nSame scores with and without the judge.")
+    print("\n" + "\n".join(lines) + f"\nSame scores with and without {what}.")
 
 
 # --------------------------------------------------------------------------- the lab
@@ -441,7 +457,7 @@ def quiz(work: Path, xla: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parts = ["grading", "scaling", "judge", "lab", "quiz"]
+    parts = ["grading", "scaling", "judge", "sandbox", "lab", "quiz"]
     parser.add_argument("--part", choices=[*parts, "all"], default="all")
     parser.add_argument("--original", type=Path, help="the adapted notebook's code (part lab)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")
@@ -462,6 +478,8 @@ def main() -> None:
                 scaling(work / part)
             elif part == "judge":
                 judge(work / part)
+            elif part == "sandbox":
+                sandbox(work / part)
             elif part == "lab":
                 lab(args.original, args.seeds, work / part)
             else:

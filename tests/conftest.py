@@ -25,6 +25,7 @@ LONGEST_FIRST = (
     "test_roundtrip_lab3_part2.py",
     "test_validate.py",
     "test_judge_quiz.py",
+    "test_sandbox.py",
 )
 
 

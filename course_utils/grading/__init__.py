@@ -20,6 +20,8 @@ autograde and feedback in one process       ``nbrun``
 where jobs run: threads here, or Dask       ``executors`` (`Executor`, Local/Dask)
 running a command under a time limit        ``process`` (`Supervisor`, `ProcessResult`)
 how a kernel is limited and started         ``sandbox`` (the launcher, its `Settings`)
+the sandbox's namespaces and mounts         ``namespaces`` (bubblewrap's command)
+one memory and process budget               ``cgroups`` (control groups)
 test cells apart from student code          ``judge`` (runs in the judge's kernel)
 the bridge: requests and files              ``bridge``; the notebook's side: ``bridge_kernel``
 what crosses the bridge, and how            ``values`` (data, models, stubs, opaque values)

@@ -6,10 +6,19 @@ import hashlib
 import io
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+#: What a submission, or a folder a worker returns, may hold.
+MAX_FILES = 1000
+MAX_BYTES = 512 * 2**20
+
+
+class TooLarge(ValueError):
+    """A folder holds more files, or more bytes, than may be packed."""
 
 
 def tar_folder(
@@ -27,16 +36,24 @@ def tar_folder(
 
     Returns:
         The archive's bytes.
+
+    Raises:
+        TooLarge: more than `MAX_FILES` entries or `MAX_BYTES` bytes are to be packed.
     """
     buffer = io.BytesIO()
+    count = size = 0
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-            if path.is_symlink() or not (path.is_file() or path.is_dir()):
-                continue
-            if max_file is not None and path.is_file() and path.stat().st_size > max_file:
+            info = path.lstat()
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                continue  # links, FIFOs, devices, sockets
+            if max_file is not None and stat.S_ISREG(info.st_mode) and info.st_size > max_file:
                 continue
             if keep is not None and not keep(path):
                 continue
+            count, size = count + 1, size + info.st_size
+            if count > MAX_FILES or size > MAX_BYTES:
+                raise TooLarge(f"{folder.name} holds more than {MAX_FILES} files or {MAX_BYTES} B")
             tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
     return buffer.getvalue()
 
@@ -66,7 +83,7 @@ def replace_folder(data: bytes, dest: Path) -> None:
 def folder_digest(folder: Path) -> str:
     """A SHA-256 of every file's name and bytes in `folder` (a resubmission changes it)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if stat.S_ISREG(p.lstat().st_mode)):
         digest.update(str(path.relative_to(folder)).encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()

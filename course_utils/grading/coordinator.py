@@ -22,12 +22,12 @@ from course_utils.grading import copies, gradebook
 from course_utils.grading.archive import folder_digest, replace_folder, tar_folder
 from course_utils.grading.cache import Results
 from course_utils.grading.executors import Executor, make_executor
-from course_utils.grading.isolation import close_course
+from course_utils.grading.isolation import prepare_isolation
 from course_utils.grading.jobs import Job, Limits, Outcome
 from course_utils.grading.process import SUPERVISOR
 from course_utils.grading.resume import is_done, mark_done
 from course_utils.grading.signals import Shield
-from course_utils.grading.submissions import cell_order, select, source_files
+from course_utils.grading.submissions import cell_order, refusals, select, source_files
 
 
 @dataclass
@@ -120,11 +120,9 @@ def grade_class(
         epochs: the training length (``LAB_EPOCHS`` for the tests and the kernel); None: the
             grader's ``LAB_EPOCHS`` if set, else the notebook's. In the gradebook and the CSV.
         csv_path: where to write the grades (default ``grades/ASSIGNMENT.csv``).
-        progress: show a progress bar.
-        log: called with each line of news.
+        progress, log: show a progress bar; called with each line of news.
 
-    Returns:
-        Who was graded, skipped or failed (and why), with each worker's outcome.
+    Returns: who was graded, skipped or failed (and why), with each worker's outcome.
 
     Raises:
         GradingError: the course, gradebook, assignment or submissions are missing.
@@ -139,7 +137,8 @@ def grade_class(
         limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
     if epochs is None and os.environ.get("LAB_EPOCHS", "").strip():
         epochs = int(os.environ["LAB_EPOCHS"])
-    report = Report(assignment, epochs=epochs)
+    report = Report(assignment, epochs=epochs, failed=refusals(found, log))
+    found = {s: p for s, p in found.items() if s not in report.failed}
     start = time.monotonic()
 
     gradebook.add_students(db, list(found))
@@ -154,10 +153,10 @@ def grade_class(
             "(--force regrades them)"
         )
 
-    if limits.isolate and os.geteuid() == 0:
-        close_course(course, log)
-    elif limits.isolate:
-        log("not running as root: student code runs as this user (run as root to isolate it)")
+    if limits.isolate:
+        prepare_isolation(course, log, check=dask in (None, "local"))
+    else:
+        log("isolation off: student code runs as this user, with the grader's files in reach")
 
     config = (course / "nbgrader_config.py").read_text()
     files = source_files(course, assignment)

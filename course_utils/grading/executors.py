@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from course_utils.grading.jobs import Job
+from course_utils.grading.jobs import GradingError, Job
 from course_utils.grading.worker import grade_submission
 
 
@@ -56,24 +56,34 @@ class LocalExecutor:
 class DaskExecutor:
     """Workers of a dask.distributed cluster: an address, or "local" for a LocalCluster here.
 
-    Jobs carry their files as bytes, so workers need the course kit installed but no shared
-    folder; results come back to this process, which alone writes the gradebook.
+    Every connection is TLS with credentials. ``local`` makes a certificate for this run only
+    (`Security.temporary`), shared by the scheduler, its workers and this client. A remote
+    scheduler must be a ``tls://`` address, with the instructor's certificates given through
+    Dask's own configuration (``distributed.comm.tls``: see the README). Jobs carry their files
+    as bytes, so workers need the course kit installed but no shared folder; results come back
+    to this process, which alone writes the gradebook.
     """
 
     def __init__(self, address: str, workers: int) -> None:
         from distributed import Client, LocalCluster
 
         self.cluster = None
+        security = remote_security(address) if address != "local" else None
         if address == "local":
+            from distributed.security import Security
+
+            security = Security.temporary()
             self.cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
+                protocol="tls",
+                security=security,
                 dashboard_address=None,
             )
             address = self.cluster.scheduler_address
-        self.client = Client(address)
+        self.client = Client(address, security=security)
         self.workers = max(1, len(self.client.scheduler_info()["workers"]))
 
     def submit(self, job: Job) -> Any:
@@ -92,6 +102,28 @@ class DaskExecutor:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def remote_security(address: str) -> Any:
+    """The instructor's TLS credentials for a remote scheduler, from Dask's configuration.
+
+    Raises:
+        GradingError: the address is not ``tls://``, or no certificate is configured.
+    """
+    from distributed.security import Security
+
+    if not address.startswith("tls://"):
+        raise GradingError(
+            f"refusing the scheduler {address}: only tls:// addresses, with certificates, are "
+            "used (see the README's Dask section)"
+        )
+    security = Security(require_encryption=True)
+    if not (security.tls_ca_file and security.tls_client_cert):
+        raise GradingError(
+            "no TLS certificates for the scheduler: set distributed.comm.tls.ca-file and "
+            "distributed.comm.tls.client.cert/key in Dask's configuration (see the README)"
+        )
+    return security
 
 
 def make_executor(dask: str | None, workers: int) -> Executor:

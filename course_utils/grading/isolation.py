@@ -1,10 +1,11 @@
-"""Keeping student code away from the course: users, permissions, and a readable data copy.
+"""Keeping student code away from the course: the sandbox check, users, permissions, data.
 
-As root, each kernel runs as a fresh user id (`free_uid`) that owns nothing in the course, and
-whatever that user leaves running is killed afterwards (`kill_user`). Before a class run the
-course folder is closed to other users (`protect_course`), except the Python environment and
-the kit, which kernels must read; the folders above them stay traversable (`open_path_to`).
-The kernel itself is started by `course_utils.grading.sandbox`.
+Every kernel runs in a sandbox (`course_utils.grading.sandbox`, `namespaces`); before a class
+run, `prepare_isolation` makes sure one can be made here, and stops the run with a message that
+says why not. As root, each kernel also runs as a fresh user id (`free_uid`) that owns nothing,
+whatever that user leaves running is killed afterwards (`kill_user`), and the course folder is
+closed to other users (`close_course`), except the Python environment and the kit, which the
+sandbox binds read-only; the folders above them stay traversable (`open_path_to`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def free_uid() -> int:
         except KeyError:
             if uid not in used:
                 return uid
+
+
+_CHECKED: dict[bool, str | None] = {}
+
+
+def sandbox_problem(uid: int | None) -> str | None:
+    """Why kernels cannot be sandboxed here (None when they can), checked once per process."""
+    from course_utils.grading import namespaces
+
+    with _DATA_LOCK:
+        if (uid is None) not in _CHECKED:
+            _CHECKED[uid is None] = namespaces.unavailable(uid)
+        return _CHECKED[uid is None]
 
 
 def kill_user(uid: int) -> int:
@@ -140,6 +154,23 @@ def protect_course(course: Path, keep: list[Path]) -> list[Path]:
         if not any(entry == k or entry in k.parents for k in inside):
             drop(entry)
     return changed
+
+
+def prepare_isolation(course: Path, log: Callable[[str], None], check: bool = True) -> None:
+    """Before a class run: make sure kernels can be sandboxed here (`check`), and, as root,
+    close the course to the kernels' users.
+
+    Raises:
+        GradingError: kernels cannot be sandboxed on this machine (the message says why).
+    """
+    from course_utils.grading.jobs import GradingError
+
+    if check:
+        problem = sandbox_problem(free_uid() if os.geteuid() == 0 else None)
+        if problem:
+            raise GradingError(f"student code cannot be isolated: {problem}")
+    if os.geteuid() == 0:
+        close_course(course, log)
 
 
 def close_course(course: Path, log: Callable[[str], None]) -> None:

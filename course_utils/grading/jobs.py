@@ -27,6 +27,7 @@ class Limits:
     isolate: bool = True
     judge: bool = True  # test cells in a judge process, apart from the student's kernel
     threads: int = 0  # TensorFlow threads per kernel; 0: cores / workers
+    disk: int = 1 << 30  # the size of each of the kernel's tmpfs (work, home, /tmp, /dev/shm)
 
     @property
     def memory_text(self) -> str:

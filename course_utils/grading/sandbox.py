@@ -1,22 +1,27 @@
-"""Run a student's kernel with limits, and as an unprivileged user when the grader is root.
+"""Start a student's kernel in the sandbox, with limits, and an environment from an allow-list.
 
 The grader's worker (`course_utils.grading.worker`) gives nbgrader a kernel named ``python3``
 whose command is ``python -m course_utils.grading.sandbox -- <the usual ipykernel command>``.
-This launcher runs in the kernel's working folder (the folder of the notebook being graded),
-then:
+`JudgedExecute` starts it in a folder of its own (``Settings.FOLDER``: the working folder
+``work/``, ``sockets/``, the bridge's ``from-student/`` and ``to-student/``). This launcher:
 
-* caps the kernel's data memory (``RLIMIT_DATA``: an allocation beyond it raises
-  ``MemoryError`` in the student's cell), the size of any file it writes and, for a separate
-  user, its number of processes;
-* when it runs as root and a user id is set, hands the working folder to that user,
-  makes the notebook files in it (which hold the hidden tests) readable by root only, gives the
-  kernel a private home and a copy of its connection file, and drops to that user;
-* replaces itself with the kernel, so the kernel keeps this process id (interrupts and
-  shutdowns reach it as usual).
+* copies the connection file into that folder, for the kernel to read;
+* caps each process's data memory (``RLIMIT_DATA``: a large allocation raises ``MemoryError``
+  in the student's cell), file size, core dumps and CPU time, and joins the submission's
+  control group (`course_utils.grading.cgroups`): one memory and process budget for all the
+  kernel's processes;
+* as root, drops to the submission's own user id;
+* starts the kernel in the sandbox (`course_utils.grading.namespaces`), with an environment
+  built from `kernel_environment`, nothing inherited from the grader.
 
-Settings come from the environment the worker sets, named by `Settings` (this module is their
-one home): the user id, the kernel's home, the memory limit in bytes, and a folder holding the
-data set that the kernel can read. None of them reaches the kernel itself.
+Without a control group, each process's address space is capped (``RLIMIT_AS``, twice the
+budget: TensorFlow reserves far more address space than it uses), the number of processes is
+capped (``RLIMIT_NPROC``), and the launcher stays as the sandbox's parent to watch the memory
+of all its processes (their proportional set sizes, shared memory included), stopping the
+kernel past the budget.
+
+With isolation off (``--no-isolation``) the kernel runs as the grader's user in a plain copy of
+the working folder, with the same limits and environment.
 
 This module runs at every kernel start: it imports nothing beyond the standard library.
 """
@@ -26,60 +31,108 @@ from __future__ import annotations
 import json
 import os
 import resource
-import stat
+import signal
 import sys
+import time
 from pathlib import Path
+
+from course_utils.grading import cgroups, namespaces
 
 MAX_FILE_BYTES = 512 * 2**20
 MAX_PROCESSES = 1024
+WATCH_SECONDS = 0.25
+#: Variables of the grader's environment that reach the kernel; nothing else does.
+PASSED = (
+    "LAB_EPOCHS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "PYTHONUNBUFFERED",
+)
 
 
 class Settings:
-    """The environment variables through which the worker configures this launcher."""
+    """The environment variables through which the grader configures this launcher."""
 
     UID = "COURSE_KIT_UID"
-    HOME = "COURSE_KIT_HOME"
     MEMORY = "COURSE_KIT_MEMORY"
     DATA = "COURSE_KIT_DATA"
-    ALL = (UID, HOME, MEMORY, DATA)
+    FOLDER = "COURSE_KIT_FOLDER"
+    CGROUPS = "COURSE_KIT_CGROUPS"
+    ISOLATE = "COURSE_KIT_ISOLATE"
+    TMPFS = "COURSE_KIT_TMPFS"
+    CPU = "COURSE_KIT_CPU"
+    ALL = (UID, MEMORY, DATA, FOLDER, CGROUPS, ISOLATE, TMPFS, CPU)
 
     @classmethod
-    def for_kernel(cls, *, home: Path, memory: int, data: Path, uid: int | None) -> dict[str, str]:
-        """The variables for one kernel: its home, memory limit, data and (as root) user id."""
-        values = {cls.HOME: str(home), cls.MEMORY: str(memory), cls.DATA: str(data)}
+    def for_kernel(
+        cls,
+        *,
+        memory: int,
+        data: Path,
+        uid: int | None,
+        isolate: bool,
+        cgroups: list[str],
+        tmpfs: int,
+        cpu: int,
+    ) -> dict[str, str]:
+        """The variables for one submission's kernels."""
+        values = {
+            cls.MEMORY: str(memory),
+            cls.DATA: str(data),
+            cls.ISOLATE: "1" if isolate else "",
+            cls.CGROUPS: os.pathsep.join(cgroups),
+            cls.TMPFS: str(tmpfs),
+            cls.CPU: str(cpu),
+        }
         if uid is not None:
             values[cls.UID] = str(uid)
         return values
 
 
+def kernel_environment(home: str, tmp: str, data: str | None) -> dict[str, str]:
+    """A kernel's whole environment: the `PASSED` variables and the kit's own, nothing else."""
+    env = {k: os.environ[k] for k in PASSED if k in os.environ}
+    env.update(
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin"]),
+        HOME=home,
+        TMPDIR=tmp,
+        USER="student",
+        LOGNAME="student",
+        LANG="C.UTF-8",
+        KERAS_HOME=f"{home}/.keras",
+        MPLCONFIGDIR=f"{home}/.matplotlib",
+        IPYTHONDIR=f"{home}/.ipython",
+        JUPYTER_PATH="",
+        PYTHONNOUSERSITE="1",
+    )
+    if data:
+        env["FASHION_MNIST_DIR"] = data
+    return env
+
+
 def kernel_spec(folder: Path, python: str = sys.executable) -> Path:
     """Write a kernelspec named ``python3`` that starts ipykernel through this launcher.
 
+    Interrupts go as messages (the kernel's parent is the sandbox, not the grader).
     Put `folder` first on ``JUPYTER_PATH`` and nbgrader picks it instead of the usual one.
-
-    Args:
-        folder: where to write ``kernels/python3/kernel.json``.
-        python: the interpreter that runs the launcher and the kernel.
 
     Returns:
         `folder`, for ``JUPYTER_PATH``.
     """
     spec = folder / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [
-        python,
-        "-m",
-        "course_utils.grading.sandbox",
-        "--",
-        python,
-        "-m",
-        "ipykernel_launcher",
-        "-f",
-        "{connection_file}",
-    ]
+    argv = [python, "-m", "course_utils.grading.sandbox", "--"]
+    argv += [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec.joinpath("kernel.json").write_text(
         json.dumps(
-            {"argv": argv, "display_name": "Python 3 (graded)", "language": "python"}, indent=1
+            {
+                "argv": argv,
+                "display_name": "Python 3 (graded)",
+                "language": "python",
+                "interrupt_mode": "message",
+            },
+            indent=1,
         )
     )
     return folder
@@ -92,62 +145,127 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
-def _hand_over(workdir: Path, home: Path, uid: int, argv: list[str]) -> list[str]:
-    """As root: give `workdir` and `home` to `uid`, hide the notebooks, copy the connection file."""
-    os.chown(workdir, uid, uid)
-    os.chmod(workdir, 0o700)
-    for notebook in workdir.glob("*.ipynb"):
-        os.chown(notebook, 0, 0)
-        os.chmod(notebook, stat.S_IRUSR | stat.S_IWUSR)
-    home.mkdir(parents=True, exist_ok=True)
-    os.chown(home, uid, uid)
-    os.chmod(home, 0o700)
-    if "-f" in argv:
-        i = argv.index("-f") + 1
-        private = home / "kernel.json"
-        private.write_bytes(Path(argv[i]).read_bytes())
-        os.chown(private, uid, uid)
-        os.chmod(private, 0o600)
-        argv = argv[:i] + [str(private)] + argv[i + 1 :]
-    return argv
+def _private_connection(argv: list[str], folder: Path, uid: int | None) -> list[str]:
+    """Copy the connection file into the kernel's folder (the kernel cannot read the grader's)."""
+    i = argv.index("-f") + 1
+    private = folder / "kernel.json"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400)
+    with os.fdopen(fd, "wb") as f:
+        f.write(Path(argv[i]).read_bytes())
+        if uid is not None:
+            os.fchown(f.fileno(), uid, uid)
+    return argv[:i] + [str(private)] + argv[i + 1 :]
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                count += entry.stat().st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def sandbox_memory(pid: int) -> int:
+    """The memory of `pid` and its descendants, in bytes: the sum of their proportional set
+    sizes (shared pages split between the processes that map them)."""
+    total = 0
+    for process in _descendants(pid):
+        try:
+            with open(f"/proc/{process}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def _watch(command: list[str], env: dict[str, str], memory: int) -> None:
+    """Run `command` as a child; kill it when its processes together pass `memory` bytes."""
+    child = os.fork()
+    if child == 0:
+        os.execve(command[0], command, env)
+    signal.signal(signal.SIGTERM, lambda *_: (os.kill(child, signal.SIGKILL), sys.exit(143)))
+    while True:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        if memory and sandbox_memory(child) > memory:
+            os.kill(child, signal.SIGKILL)
+            print(f"the kernel's processes used more than {memory} bytes", file=sys.stderr)
+        time.sleep(WATCH_SECONDS)
 
 
 def launch(argv: list[str]) -> None:
-    """Apply the limits and the user switch, then exec `argv` (does not return).
+    """Apply the limits, then run `argv` (the kernel) in the sandbox (does not return).
 
     Args:
         argv: the kernel's command, as its kernelspec gives it.
     """
-    env = dict(os.environ)
+    env = os.environ
     workdir = Path.cwd()
-    home = Path(env.get(Settings.HOME) or workdir / ".home")
+    if not env.get(Settings.FOLDER):
+        sys.exit("the sandbox starts kernels for the grader only (no kernel folder was given)")
+    folder = Path(env[Settings.FOLDER])
     memory = int(env.get(Settings.MEMORY) or 0)
-    uid = env.get(Settings.UID)
+    uid = int(env[Settings.UID]) if env.get(Settings.UID) and os.geteuid() == 0 else None
+    groups = [g for g in (env.get(Settings.CGROUPS) or "").split(os.pathsep) if g]
+    isolate = bool(env.get(Settings.ISOLATE))
+    data = env.get(Settings.DATA) or None
+    argv = _private_connection(argv, folder, uid)
+    _limit(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
+    _limit(resource.RLIMIT_CORE, 0)
+    if env.get(Settings.CPU):
+        _limit(resource.RLIMIT_CPU, int(env[Settings.CPU]))
     if memory:
         _limit(resource.RLIMIT_DATA, memory)
-    _limit(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
-    if uid and os.geteuid() == 0:
-        uid_number = int(uid)
-        argv = _hand_over(workdir, home, uid_number, argv)
-        _limit(resource.RLIMIT_NPROC, MAX_PROCESSES)
-        os.setgroups([])
-        os.setgid(uid_number)
-        os.setuid(uid_number)
-    home.mkdir(parents=True, exist_ok=True)
-    for name in Settings.ALL:
-        env.pop(name, None)
-    data = os.environ.get(Settings.DATA)
-    if data:
-        env["FASHION_MNIST_DIR"] = data
-    env.update(
-        HOME=str(home),
-        TMPDIR=str(home),
-        KERAS_HOME=str(home / ".keras"),
-        MPLCONFIGDIR=str(home / ".matplotlib"),
-        IPYTHONDIR=str(home / ".ipython"),
-        JUPYTER_PATH="",
+    cgroups.join(groups)
+    if memory and not groups:
+        _limit(resource.RLIMIT_AS, 2 * memory)
+    if not isolate:
+        kernel_env = kernel_environment(str(folder / "home"), str(folder / "home"), data)
+        (folder / "home").mkdir(mode=0o700, exist_ok=True)
+        os.execve(argv[0], argv, kernel_env)
+    mounts = namespaces.Mounts(
+        work=workdir,
+        writable=[folder / "sockets", folder / "from-student"],
+        readonly=[folder / "to-student", folder / "kernel.json"],
+        data=Path(data) if data else None,
+        tmpfs_bytes=int(env.get(Settings.TMPFS) or 1 << 30),
     )
-    os.execve(argv[0], argv, env)
+    command, _ = namespaces.command(argv, mounts)
+    kernel_env = kernel_environment(namespaces.HOME, "/tmp", data)
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    if not groups:
+        _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + MAX_PROCESSES)
+        _watch(command, kernel_env, memory)
+    os.execve(command[0], command, kernel_env)
 
 
 def main() -> None:

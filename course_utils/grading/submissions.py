@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
-from course_utils.grading.archive import tar_folder
+from course_utils.grading.archive import MAX_BYTES, MAX_FILES, tar_folder
 from course_utils.grading.jobs import GradingError
 
 
@@ -31,6 +33,39 @@ def select(course: Path, assignment: str, students: list[str] | None) -> dict[st
     return found
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "a link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a plain file"
+
+
+def refusal(folder: Path) -> str | None:
+    """Why the submission in `folder` is not graded (None: it is).
+
+    A notebook or ``timestamp.txt`` that is a link or a special file is refused, as is a link
+    in place of the student's or the assignment's folder, and a submission of more than
+    `MAX_FILES` files or `MAX_BYTES` bytes. Other links and special files are left out of
+    what is graded (`tar_folder`).
+    """
+    for path in (folder.parent, folder):
+        if path.is_symlink():
+            return f"{path.name} is a link, not a folder: hand in the files themselves"
+    count = size = 0
+    for path in folder.rglob("*"):  # does not follow links
+        mode = path.lstat().st_mode
+        name = str(path.relative_to(folder))
+        if (path.suffix == ".ipynb" or name == "timestamp.txt") and not stat.S_ISREG(mode):
+            return f"{name} is {_kind(mode)}, not a file: hand in the notebook itself"
+        count, size = count + 1, size + (path.lstat().st_size if stat.S_ISREG(mode) else 0)
+    if count > MAX_FILES or size > MAX_BYTES:
+        return f"the submission holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+    return None
+
+
 def source_files(course: Path, assignment: str) -> bytes:
     """The assignment's files besides its notebooks (data files a notebook reads), as a tar."""
     source = course / "source" / assignment
@@ -55,3 +90,14 @@ def cell_order(course: Path, assignment: str) -> dict[str, list[str]]:
         ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells]
         order[notebook.stem] = [i for i in ids if i]
     return order
+
+
+def refusals(found: dict[str, Path], log: Callable[[str], None]) -> dict[str, str]:
+    """The submissions in `found` that are not graded, with why (each said to `log`)."""
+    refused = {}
+    for student, folder in found.items():
+        why = refusal(folder)
+        if why:
+            refused[student] = f"not graded: {why}"
+            log(f"{student}: {refused[student]}")
+    return refused

@@ -17,13 +17,14 @@ import tempfile
 from pathlib import Path
 
 from course_utils.environment import tool_env
-from course_utils.grading.archive import tar_folder, untar
+from course_utils.grading import cgroups
+from course_utils.grading.archive import TooLarge, tar_folder, untar
 from course_utils.grading.gradebook import submission_rows
-from course_utils.grading.isolation import free_uid, kill_user, staged_data
+from course_utils.grading.isolation import free_uid, kill_user, sandbox_problem, staged_data
 from course_utils.grading.jobs import Job, Limits, Outcome
 from course_utils.grading.nbrun import FEEDBACK_FAILED
 from course_utils.grading.process import SUPERVISOR
-from course_utils.grading.sandbox import Settings, kernel_spec
+from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_spec
 
 GRACE_SECONDS = 120
 FEEDBACK_SECONDS = 600
@@ -80,7 +81,7 @@ def kit_config(course: Path, limits: Limits, *, root: Path, order: dict[str, lis
             f"c.Autograde.autograde_preprocessors = {autograde!r}",
             "c.OverwriteCells.add_missing_cells = False",
             f"c.RestoreTests.order = {order!r}",
-            f"c.JudgedExecute.workdir = {str(root / 'work')!r}",
+            f"c.JudgedExecute.kernels = {str(root / 'kernels')!r}",
             f"c.JudgedExecute.judge_folder = {judge!r}",
             f"c.GenerateFeedback.preprocessors = {[hide] + [f for f in feedback if f != hide]!r}",
             f"c.GuardedExecute.timeout = {limits.cell_timeout}",
@@ -111,11 +112,11 @@ def failure_reason(log: str) -> str:
 def _scratch_course(root: Path, job: Job) -> Path:
     """Lay out the scratch course under `root`: private config, gradebook and submission."""
     os.chmod(root, 0o711)
-    course = root / "course"  # the kernel works in root/work: the course is closed to it
+    course = root / "course"  # each kernel works in a folder of its own, root/kernels/N
     for folder in (course, course / "autograded", course / "autograded" / job.student):
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-    (root / "work").mkdir(mode=0o700)
+    (root / "kernels").mkdir(mode=0o711)
     (root / "judge").mkdir(mode=0o700)
     (course / "nbgrader_config.py").write_text(
         job.config + kit_config(course, job.limits, root=root, order=job.cell_order)
@@ -128,9 +129,11 @@ def _scratch_course(root: Path, job: Job) -> Path:
     return course
 
 
-def _environment(root: Path, limits: Limits, uid: int | None, epochs: int | None) -> dict[str, str]:
-    """nbgrader's environment: the sandboxed kernelspec, private Jupyter folders, threads,
-    and the training length (``LAB_EPOCHS``, or none: the notebook's own).
+def _environment(
+    root: Path, limits: Limits, uid: int | None, groups: list[str], epochs: int | None
+) -> dict[str, str]:
+    """nbgrader's environment: the sandboxed kernelspec and its settings, private Jupyter
+    folders, threads, and the training length (``LAB_EPOCHS``, or none: the notebook's own).
     """
     runtime = root / "runtime"
     runtime.mkdir(mode=0o700)
@@ -144,7 +147,13 @@ def _environment(root: Path, limits: Limits, uid: int | None, epochs: int | None
         TF_NUM_INTEROP_THREADS=threads,
         OMP_NUM_THREADS=threads,
         **Settings.for_kernel(
-            home=root / "home", memory=limits.memory, data=staged_data(), uid=uid
+            memory=limits.memory,
+            data=staged_data(),
+            uid=uid,
+            isolate=limits.isolate,
+            cgroups=groups,
+            tmpfs=limits.disk,
+            cpu=2 * limits.submission_timeout * max(1, limits.threads or os.cpu_count() or 1),
         ),
     )
     env.pop("NBGRADER_EXECUTION", None)
@@ -164,11 +173,16 @@ def grade_submission(job: Job) -> Outcome:
         The rows and folders to install, or why the submission could not be graded.
     """
     limits = job.limits
-    root = Path(tempfile.mkdtemp(prefix="course-kit-grade-"))
     uid = free_uid() if limits.isolate and os.geteuid() == 0 else None
+    if limits.isolate:
+        problem = sandbox_problem(uid)
+        if problem:
+            return Outcome(job.student, job.digest, False, f"not graded: {problem}")
+    root = Path(tempfile.mkdtemp(prefix="course-kit-grade-"))
+    groups = cgroups.create(limits.memory, MAX_PROCESSES) if limits.isolate else []
     try:
         course = _scratch_course(root, job)
-        env = _environment(root, limits, uid, job.epochs)
+        env = _environment(root, limits, uid, groups, job.epochs)
         log = root / "nbgrader.log"
         command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
         limit = limits.submission_timeout + GRACE_SECONDS
@@ -176,6 +190,7 @@ def grade_submission(job: Job) -> Outcome:
             command.append("--feedback")
             limit += FEEDBACK_SECONDS
         run = SUPERVISOR.run(command, course, env, limit, log)
+        cgroups.remove(groups)
         if uid is not None:
             kill_user(uid)
         text = tail(log, 400)
@@ -200,7 +215,11 @@ def grade_submission(job: Job) -> Outcome:
         if not outcome.rows["submitted_assignment"]:
             outcome.message = "nbgrader wrote no grades"
             return outcome
-        outcome.autograded = tar_folder(graded, MAX_RETURNED_FILE)
+        try:
+            outcome.autograded = tar_folder(graded, MAX_RETURNED_FILE)
+        except TooLarge as error:
+            outcome.message = f"not graded: {error}"
+            return outcome
         if job.feedback:
             made = course / "feedback" / job.student / job.assignment
             if run.status != 0 or not made.is_dir():  # the grades still count
@@ -212,6 +231,7 @@ def grade_submission(job: Job) -> Outcome:
         outcome.message = "graded"
         return outcome
     finally:
+        cgroups.remove(groups)
         if uid is not None:
             kill_user(uid)
         shutil.rmtree(root, ignore_errors=True)

@@ -1,12 +1,15 @@
 """`JudgedExecute`: the student's cells in the student's kernel, the test cells in a judge.
 
-The kit's grader puts it in place of nbgrader's `Execute`. The student's kernel starts in a
-working folder of its own (a copy of the submission's other files, without the notebook), so
-nothing it writes reaches ``autograded/`` or feedback. A second kernel, the judge
-(`course_utils.grading.judge`), starts beside it: private sockets, a private folder, the
-grader's environment. Each test cell, recognised by its grade id and its source matching the
-gradebook's, runs in the judge after `judge.prepare` has fetched the notebook names it reads;
-its outputs are the ones nbgrader scores. Every other cell runs in the student's kernel.
+The kit's grader puts it in place of nbgrader's `Execute`. Each notebook's kernel gets a fresh
+folder of its own under ``kernels`` (see `course_utils.grading.sandbox`): ``work/`` (a copy of
+the submission's other files, without the notebook), ``sockets/`` (its ZeroMQ sockets: it has
+no network), and the bridge's ``from-student/`` and ``to-student/``. The kernel starts through
+the sandbox launcher, so nothing it writes reaches ``autograded/`` or feedback. A second
+kernel, the judge (`course_utils.grading.judge`), starts beside it: private sockets, a private
+folder, an environment from the kit's allow-list. Each test cell, recognised by its grade id
+and its source matching the gradebook's, runs in the judge after `judge.prepare` has fetched
+the notebook names it reads; its outputs are the ones nbgrader scores. Every other cell runs in
+the student's kernel.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from nbgrader.api import Gradebook
 from traitlets import Unicode
 
 from course_utils.grading.preprocessors.guarded_execute import GuardedExecute, error_output
-from course_utils.grading.sandbox import Settings
+from course_utils.grading.sandbox import Settings, kernel_environment
 
 JUDGE_KERNEL = "course-kit-judge"
 
@@ -58,11 +61,35 @@ def _copy_other_files(source: Path, target: Path) -> None:
             shutil.copyfile(entry.path, target / entry.name, follow_symlinks=False)
 
 
+def _kernel_folder(parent: Path) -> Path:
+    """A fresh folder for one kernel: made by the grader, its parts given to the kernel's user.
+
+    ``work/`` and ``to-student/`` stay the grader's (the sandbox copies ``work/`` into a tmpfs;
+    the kernel only reads ``to-student/``); ``sockets/`` and ``from-student/`` are the kernel's.
+    """
+    parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    number = sum(1 for _ in parent.iterdir())
+    folder = parent / str(number)
+    folder.mkdir(mode=0o711)
+    uid = os.environ.get(Settings.UID)
+    for name, mode, kernel_owns in (
+        ("work", 0o700, False),
+        ("sockets", 0o700, True),
+        ("from-student", 0o700, True),
+        ("to-student", 0o755, False),
+    ):
+        (folder / name).mkdir(mode=mode)
+        os.chmod(folder / name, mode)
+        if kernel_owns and uid and os.geteuid() == 0:
+            os.chown(folder / name, int(uid), int(uid))
+    return folder
+
+
 class JudgedExecute(GuardedExecute):
     """Run the student's cells in the student's kernel and the test cells in a judge."""
 
-    workdir = Unicode(
-        "", help="Folder the student's kernel runs in; empty: the notebook's own folder."
+    kernels = Unicode(
+        "", help="Folder where each kernel gets a folder of its own; empty: the notebook's."
     ).tag(config=True)
     judge_folder = Unicode(
         "", help="Private folder for the judge (home, sockets, bridge); empty: no judge."
@@ -78,17 +105,23 @@ class JudgedExecute(GuardedExecute):
         self._tests = gradebook_tests(resources) if self.judge_folder else {}
         self._judge_km = self._judge_kc = None
         self._judge_ready = False
-        if self.workdir:
-            _copy_other_files(Path(resources["metadata"]["path"]), Path(self.workdir))
+        self._folder = None
+        if self.kernels:
+            self._folder = _kernel_folder(Path(self.kernels))
+            _copy_other_files(Path(resources["metadata"]["path"]), self._folder / "work")
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
             self._stop_judge()
 
     def start_new_kernel(self, **kwargs: Any) -> None:
-        """Start the student's kernel in the working folder, then the judge beside it."""
-        if self.workdir:
-            kwargs["cwd"] = self.workdir
+        """Start the student's kernel in its own folder, then the judge beside it."""
+        if self._folder is not None:
+            kwargs["cwd"] = str(self._folder / "work")
+            kwargs["env"] = {**os.environ, Settings.FOLDER: str(self._folder)}
+            if self.km is not None:  # Unix sockets: the kernel has no network
+                self.km.transport = "ipc"
+                self.km.ip = str(self._folder / "sockets" / "kernel")
         super().start_new_kernel(**kwargs)
         if self.judge_folder:
             self._start_judge()
@@ -102,19 +135,8 @@ class JudgedExecute(GuardedExecute):
         spec.joinpath("kernel.json").write_text(
             json.dumps({"argv": argv, "display_name": "judge", "language": "python"})
         )
-        env = {k: v for k, v in os.environ.items() if k not in Settings.ALL}
-        if os.environ.get(Settings.DATA):
-            env["FASHION_MNIST_DIR"] = os.environ[Settings.DATA]
-        env.update(
-            HOME=str(home),
-            TMPDIR=str(home),
-            KERAS_HOME=str(home / ".keras"),
-            MPLCONFIGDIR=str(home / ".matplotlib"),
-            IPYTHONDIR=str(home / ".ipython"),
-            JUPYTER_PATH="",
-            TF_CPP_MIN_LOG_LEVEL="3",
-            PYTHONNOUSERSITE="1",
-        )
+        env = kernel_environment(str(home), str(home), os.environ.get(Settings.DATA))
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
         km = AsyncKernelManager(
             kernel_name=JUDGE_KERNEL,
             kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
@@ -141,14 +163,10 @@ class JudgedExecute(GuardedExecute):
 
     def _bridge(self, student: AsyncKernelManager) -> dict:
         """The judge's first request: how to reach the student's kernel, the bridge's folders."""
-        folder = Path(self.judge_folder).parent / "bridge"  # the kernel may pass, not list
+        folder = self._folder
+        if folder is None:  # no kernel folder: the bridge's own, beside the judge's
+            folder = _kernel_folder(Path(self.judge_folder).parent / "bridge")
         inbox, outbox = folder / "from-student", folder / "to-student"
-        for path, mode in ((folder, 0o711), (inbox, 0o700), (outbox, 0o755)):
-            path.mkdir(mode=mode, exist_ok=True)
-            os.chmod(path, mode)
-        uid = os.environ.get(Settings.UID)
-        if uid and os.geteuid() == 0:
-            os.chown(inbox, int(uid), int(uid))
         info = student.get_connection_info()
         info["key"] = info["key"].decode()
         return {

@@ -1,0 +1,372 @@
+"""The sandbox, proven as root and as an ordinary user: one class of hostile submissions each.
+
+The probes run in the lab as handed out (no training), in its exercise cells; the grader
+runs with a 3 GiB memory budget on a Dask LocalCluster, beside a listening TCP socket and a
+secret in its environment. Two submissions are the solved lab: one handed in with a FIFO and
+links beside the notebook (graded as a plain notebook, full marks), one beside a link in place
+of its notebook (refused, with a message), so nobody else's grade may change.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from course_utils.environment import tool_env
+from course_utils.grading.jobs import Limits
+from support import Course
+from support.mistakes import LAB
+from support.notebooks import with_code
+
+ASSIGNMENT = "lab3_part2"
+IS_ROOT = os.geteuid() == 0
+NOBODY = 65534
+MEMORY = 3 * 2**30
+MARK = "sandbox-mark-" + secrets.token_hex(6)
+SECRET = "secret-" + secrets.token_hex(8)
+
+PROBE = """
+import json as _json, os as _os, socket as _socket, subprocess as _subprocess, sys as _sys
+
+_found = {"uid": _os.getuid()}
+_secret = %(secret)r
+_found["secret_seen"] = any(
+    _secret in open(f"/proc/{p}/environ", errors="replace").read()
+    for p in _os.listdir("/proc") if p.isdigit() and _os.access(f"/proc/{p}/environ", _os.R_OK)
+) or any(_secret in v for v in _os.environ.values())
+_found["environment"] = sorted(_os.environ)
+_own = set()  # what this sandbox listens on itself (the kernel's own loopback)
+for _table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for _line in open(_table).read().splitlines()[1:]:
+        _fields = _line.split()
+        if _fields[3] == "0A":
+            _own.add(int(_fields[1].rsplit(":", 1)[1], 16))
+_found["foreign_ports_open"] = []
+for _port in range(1, 65536):
+    _s = _socket.socket()
+    _s.settimeout(0.2)
+    if _s.connect_ex(("127.0.0.1", _port)) == 0 and _port not in _own:
+        if _s.getsockname()[1] != _port:  # not TCP's connection of a socket to itself
+            _found["foreign_ports_open"].append(_port)
+    _s.close()
+for _name, _address in (("loopback", "127.0.0.1"), ("network", %(host)r)):
+    try:
+        _socket.create_connection((_address, %(port)d), timeout=3)
+        _found[_name] = "connected"
+    except OSError as _e:
+        _found[_name] = type(_e).__name__
+_reads = {}
+for _path in %(reads)r:
+    try:
+        with open(_path, "rb") as _f:
+            _reads[_path] = "read %%d bytes" %% len(_f.read())
+    except OSError as _e:
+        _reads[_path] = type(_e).__name__
+_found["reads"] = _reads
+_writes = {}
+for _path in %(writes)r:
+    try:
+        with open(_path, "ab") as _f:
+            _f.write(b"x")
+        _writes[_path] = "wrote"
+    except OSError as _e:
+        _writes[_path] = type(_e).__name__
+_found["writes"] = _writes
+for _folder in ("/tmp", "/var/tmp", "/dev/shm", _os.path.expanduser("~")):
+    try:
+        open(_os.path.join(_folder, %(mark)r), "w").write("left behind")
+    except OSError:
+        pass
+_subprocess.Popen([_sys.executable, "-c", "import time; time.sleep(900)", %(mark)r],
+                  start_new_session=True)
+_found["dev_shm_written"] = 0
+try:  # files of 256 MiB (each file is also capped) until /dev/shm is full
+    for _k in range(12):
+        with open(f"/dev/shm/big{_k}", "wb") as _f:
+            for _ in range(256):
+                _f.write(bytes(2**20))
+                _found["dev_shm_written"] += 2**20
+    _found["dev_shm"] = "wrote 3 GiB"
+except OSError as _e:
+    _found["dev_shm"] = _e.strerror
+print("PROBE " + _json.dumps(_found))
+"""
+
+SHARED_MEMORY = """
+import mmap as _mmap
+_m = _mmap.mmap(-1, 4 * 2**30, flags=_mmap.MAP_SHARED)
+for _i in range(0, len(_m), 4096):
+    _m[_i] = 1
+print("SURVIVED with 4 GiB of shared memory")
+"""
+
+MANY_PROCESSES = """
+import os as _os, time as _time
+_children = []
+for _ in range(8):
+    _pid = _os.fork()
+    if _pid == 0:
+        _held = b"x" * (600 * 2**20)
+        _time.sleep(30)
+        _os._exit(0)
+    _children.append(_pid)
+_time.sleep(15)
+_alive = sum(_os.waitpid(_p, _os.WNOHANG) == (0, 0) for _p in _children)
+print(f"ALIVE {_alive} children of 600 MiB each")
+"""
+
+FORK_BOMB = """
+import subprocess as _subprocess, sys as _sys
+_bomb = '''
+import os, signal, time
+children = []
+try:
+    while len(children) < 5000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+    print("FORKED 5000")
+except OSError as e:
+    print(f"FORK STOPPED after {len(children)}: {e.strerror}")
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+'''
+print(_subprocess.run([_sys.executable, "-c", _bomb], capture_output=True, text=True).stdout)
+"""
+
+
+def host_address() -> str:
+    """This machine's address on its network (the probe must not reach it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def submissions(course: Course, port: int) -> dict[str, nbformat.NotebookNode]:
+    release = nbformat.read(course.release, as_version=4)
+    values = {
+        "secret": SECRET,
+        "host": host_address(),
+        "port": port,
+        "mark": MARK,
+        "reads": [
+            str(course.root / "gradebook.db"),
+            str(course.source),
+            str(course.root / "submitted" / "reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+            "/etc/shadow",
+        ],
+        "writes": [os.__file__, str(Path(__file__).parent.parent / "course_utils" / "x.py")],
+    }
+
+    probes = with_code(release, "preprocess", after="\n" + PROBE % values)
+    probes = with_code(probes, "model", before=FORK_BOMB)
+    probes = with_code(probes, "accuracy", before=MANY_PROCESSES)  # last: it may kill the kernel
+    return {
+        "probes": probes,
+        "shared_memory": with_code(release, "preprocess", after="\n" + SHARED_MEMORY),
+    }
+
+
+def run_as(user: str, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`command` as root, or as an ordinary user (nobody, when the tests run as root)."""
+    if user == "user" and IS_ROOT:
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] + command
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=1500)
+
+
+def leftovers() -> dict[str, list[str]]:
+    """Files and processes a probe left behind, anywhere on this machine."""
+    files = [
+        str(Path(folder) / MARK)
+        for folder in ("/tmp", "/var/tmp", "/dev/shm")
+        if (Path(folder) / MARK).exists()
+    ]
+    processes = []
+    for p in psutil.process_iter(["cmdline"]):
+        if MARK in " ".join(p.info["cmdline"] or []):
+            processes.append(str(p.pid))
+    return {"files": files, "processes": processes}
+
+
+@pytest.fixture(scope="module", params=["root", "user"])
+def sandboxed(request):
+    user = request.param
+    if user == "root" and not IS_ROOT:
+        pytest.skip("the tests do not run as root here")
+    folder = Path(tempfile.mkdtemp(prefix="course-kit-sandbox-test-"))
+    os.chmod(folder, 0o755)
+    (folder / "course").mkdir()
+    course = Course(folder / "course", ASSIGNMENT)
+    listener = socket.create_server(("0.0.0.0", 0))
+    port = listener.getsockname()[1]
+    for student, nb in submissions(course, port).items():
+        course.submit(student, nb)
+    reference = course.solved(LAB.answers)
+    course.submit("reference", reference)
+    specials = course.root / "submitted" / "reference" / ASSIGNMENT
+    os.mkfifo(specials / "pipe")
+    (specials / "shadow.txt").symlink_to("/etc/shadow")
+    (specials / "course").symlink_to(course.root)
+    linked = course.root / "submitted" / "linked_notebook" / ASSIGNMENT
+    linked.mkdir(parents=True)
+    (linked / f"{ASSIGNMENT}.ipynb").symlink_to(course.root / "gradebook.db")
+    (course.root / "submitted" / "linked_folder").symlink_to(course.root / "source")
+    home = folder / "home"
+    home.mkdir()
+    if IS_ROOT and user == "user":
+        shutil.chown(folder, NOBODY, NOBODY)
+        for path in [home, *course.root.rglob("*"), course.root]:
+            os.lchown(path, NOBODY, NOBODY)
+    env = tool_env(HOME=str(home), COURSE_KIT_TEST_SECRET=SECRET)
+    command = course.grade_command(
+        "--dask", "local", "--workers", "2", "--memory", str(MEMORY), "--epochs", "1"
+    )
+    try:
+        run = run_as(user, command, env)
+    finally:
+        listener.close()
+    result = {"user": user, "course": course, "run": run, "left": leftovers(), "port": port}
+    yield result
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def printed(course: Course, student: str, marker: str) -> str:
+    """The line `marker` starts in `student`'s graded notebook ("" if none)."""
+    for c in course.autograded(student).cells:
+        for out in c.get("outputs", []):
+            for line in str(out.get("text", "")).splitlines():
+                if line.startswith(marker):
+                    return line
+    return ""
+
+
+def said(course: Course, student: str) -> str:
+    """Every error the graded notebook shows."""
+    return " ".join(
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for c in course.autograded(student).cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    )
+
+
+def test_the_class_is_graded_and_links_are_refused_with_a_message(sandboxed):
+    course, run = sandboxed["course"], sandboxed["run"]
+    assert run.returncode == 1, run.stdout + run.stderr  # 1: some submissions failed
+    assert "3 graded, 2 failed" in run.stdout, run.stdout + run.stderr
+    rows = {
+        r["student_id"]: r for r in csv.DictReader(open(course.root / "grades" / "lab3_part2.csv"))
+    }
+    assert "lab3_part2.ipynb is a link" in run.stdout + run.stderr
+    assert "linked_folder is a link" in run.stdout + run.stderr
+    assert rows["linked_notebook"]["status"].startswith("failed: not graded: lab3_part2.ipynb is")
+    assert rows["linked_folder"]["status"].startswith("failed: not graded: linked_folder is")
+    assert rows["reference"]["status"] == rows["probes"]["status"] == "graded"
+    db = sqlite3.connect(course.root / "gradebook.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert oct(os.stat(course.root / "gradebook.db").st_mode & 0o777) != "0o444"
+
+
+def test_a_submission_with_a_fifo_and_links_is_graded_as_a_plain_notebook(sandboxed):
+    course = sandboxed["course"]
+    scores = course.scores()["reference"]
+    assert all(score == maximum for score, maximum in scores.values()), scores
+    graded = course.root / "autograded" / "reference" / ASSIGNMENT
+    assert sorted(p.name for p in graded.iterdir() if not p.name.startswith(".")) == [
+        f"{ASSIGNMENT}.ipynb"
+    ]
+
+
+def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_reads(sandboxed):
+    found = json.loads(printed(sandboxed["course"], "probes", "PROBE ")[len("PROBE ") :])
+    assert found["uid"] != 0
+    assert found["secret_seen"] is False
+    assert "COURSE_KIT_TEST_SECRET" not in found["environment"]
+    assert found["foreign_ports_open"] == []  # the grader's, the scheduler's, other kernels'
+    assert found["loopback"] == "ConnectionRefusedError"
+    assert found["network"] != "connected"
+    assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
+    assert set(found["writes"].values()) <= {"OSError", "PermissionError"}, found
+    assert found["dev_shm"] == "No space left on device"
+    assert found["dev_shm_written"] <= Limits().disk
+
+
+def test_nothing_outlives_the_kernel(sandboxed):
+    assert printed(sandboxed["course"], "probes", "PROBE ")
+    assert sandboxed["left"] == {"files": [], "processes": []}
+
+
+def test_shared_memory_counts_against_the_budget(sandboxed):
+    course = sandboxed["course"]
+    assert not printed(course, "shared_memory", "SURVIVED")
+    stopped = ("KernelDied", "MemoryError", "Cannot allocate memory")
+    assert any(word in said(course, "shared_memory") for word in stopped)
+
+
+def test_processes_share_one_memory_budget(sandboxed):
+    course = sandboxed["course"]
+    line = printed(course, "probes", "ALIVE ")
+    if line:  # the kernel lived: the children it kept fit in the budget with it
+        assert int(line.split()[1]) * 600 * 2**20 < MEMORY, line
+    else:
+        assert "KernelDied" in said(course, "probes")
+
+
+def test_the_number_of_processes_is_capped(sandboxed):
+    line = printed(sandboxed["course"], "probes", "FORK")
+    assert line.startswith("FORK STOPPED"), line
+    assert int(line.split()[3].rstrip(":")) <= 1024
+
+
+def test_the_local_scheduler_speaks_tls_and_refuses_a_client_without_the_runs_certificate():
+    from distributed import Client
+
+    from course_utils.grading.executors import DaskExecutor
+
+    executor = DaskExecutor("local", 1)
+    try:
+        address = executor.client.scheduler.address
+        assert address.startswith("tls://127.0.0.1:")
+        with pytest.raises((TypeError, OSError)):
+            Client(address, timeout=5)
+    finally:
+        executor.close()
+
+
+def test_a_remote_scheduler_needs_tls_and_certificates(monkeypatch):
+    from course_utils.grading.executors import remote_security
+    from course_utils.grading.jobs import GradingError
+
+    with pytest.raises(GradingError, match="only tls:// addresses"):
+        remote_security("tcp://scheduler:8786")
+    with pytest.raises(GradingError, match="no TLS certificates"):
+        remote_security("tls://scheduler:8786")
+
+
+def test_without_namespaces_the_grader_says_why_and_what_to_do(monkeypatch):
+    from course_utils.grading import namespaces
+
+    monkeypatch.setattr(namespaces, "bwrap", lambda: None)
+    assert "bubblewrap (bwrap) is not installed" in namespaces.unavailable()
+    monkeypatch.setattr(namespaces, "bwrap", lambda: "/bin/false")  # namespaces refused
+    message = namespaces.unavailable()
+    assert message.startswith("namespaces are not available here")
+    assert "--no-isolation" in message
