@@ -1,4 +1,5 @@
-"""The grader's parts on small inputs: sizes, hidden-test removal, permissions, gradebook copies."""
+"""The grader's parts on small inputs: sizes, hidden-test removal, permissions, gradebook copies,
+refused submissions, the memory watcher and control groups."""
 
 from __future__ import annotations
 
@@ -152,3 +153,97 @@ def test_a_worker_sees_only_its_student_and_merging_replaces_only_that_student(t
     assert submission_rows(db, "lab3_part2", "ann") == rows
     assert submission_rows(db, "lab3_part2", "bob") == before
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _submission(tmp_path):
+    folder = tmp_path / "submitted" / "student" / "lab"
+    folder.mkdir(parents=True)
+    (folder / "lab.ipynb").write_text("{}")
+    return folder
+
+
+def test_links_fifos_and_devices_are_left_out_or_refused(tmp_path):
+    from course_utils.grading.archive import tar_folder, untar
+    from course_utils.grading.submissions import refusal
+
+    folder = _submission(tmp_path)
+    os.mkfifo(folder / "pipe")
+    (folder / "shadow.txt").symlink_to("/etc/shadow")
+    (folder / "up").symlink_to(tmp_path)
+    if os.geteuid() == 0:
+        os.mknod(folder / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    assert refusal(folder) is None  # graded as a plain notebook: the rest is left out
+    untar(tar_folder(folder), tmp_path / "unpacked")
+    assert [p.name for p in (tmp_path / "unpacked").iterdir()] == ["lab.ipynb"]
+
+    (folder / "lab.ipynb").unlink()
+    os.mkfifo(folder / "lab.ipynb")
+    assert refusal(folder) == "lab.ipynb is a FIFO, not a file: hand in the notebook itself"
+    (folder / "lab.ipynb").unlink()
+    (folder / "lab.ipynb").symlink_to(tmp_path / "gradebook.db")
+    assert refusal(folder).startswith("lab.ipynb is a link")
+    (folder / "lab.ipynb").unlink()
+    (folder / "timestamp.txt").symlink_to("/dev/zero")
+    assert refusal(folder).startswith("timestamp.txt is a link")
+
+    linked = tmp_path / "submitted" / "linked"
+    linked.symlink_to(folder.parent)
+    assert refusal(linked / "lab").startswith("linked is a link, not a folder")
+
+
+def test_a_folder_of_too_many_files_is_refused_and_not_packed(tmp_path):
+    from course_utils.grading.archive import MAX_FILES, TooLarge, tar_folder
+    from course_utils.grading.submissions import refusal
+
+    folder = _submission(tmp_path)
+    for i in range(MAX_FILES):
+        (folder / f"f{i}").write_bytes(b"")
+    assert refusal(folder).startswith(f"the submission holds more than {MAX_FILES} files")
+    with pytest.raises(TooLarge):
+        tar_folder(folder)
+
+
+def test_the_watcher_adds_up_the_memory_of_a_process_tree():
+    import subprocess
+    import sys
+
+    from course_utils.grading.sandbox import sandbox_memory
+
+    child = (
+        'import subprocess, sys, time; held = b"x" * (100 * 2**20); '
+        "p = subprocess.Popen([sys.executable, '-c', "
+        "'import time; held = b\"x\" * (100 * 2**20); print(1, flush=True); time.sleep(30)'], "
+        "stdout=subprocess.PIPE); p.stdout.readline(); print(1, flush=True); time.sleep(30)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    try:
+        parent.stdout.readline()
+        assert sandbox_memory(parent.pid) > 180 * 2**20  # two processes of 100 MiB each
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_control_group_holds_the_budget_and_is_removed_with_its_processes():
+    import subprocess
+    import time
+
+    from course_utils.grading import cgroups
+
+    paths = cgroups.create(256 * 2**20, 16)
+    if not paths:
+        pytest.skip("no control group can be made here (the launcher's watcher is used)")
+    hog = "import time; held = b\"x\" * (400 * 2**20); print('held', flush=True); time.sleep(30)"
+    process = subprocess.Popen(
+        ["python3", "-c", hog],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: cgroups.join(paths),
+    )
+    assert process.stdout.read() == ""  # killed before it held 400 MiB
+    assert process.wait() == -9
+    sleeper = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: cgroups.join(paths))
+    time.sleep(0.2)
+    assert cgroups.remove(paths) >= 1
+    assert sleeper.wait(timeout=10) == -9
+    assert not any(os.path.exists(p) for p in paths)

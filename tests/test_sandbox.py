@@ -101,6 +101,13 @@ try:  # files of 256 MiB (each file is also capped) until /dev/shm is full
     _found["dev_shm"] = "wrote 3 GiB"
 except OSError as _e:
     _found["dev_shm"] = _e.strerror
+_found["disk_writable"] = []  # folders of this machine's disk the kernel may write
+for _line in open("/proc/self/mountinfo").read().splitlines():
+    _left, _right = _line.split(" - ")
+    _point, _options, _fstype = _left.split()[4], _left.split()[5], _right.split()[0]
+    _kinds = ("tmpfs", "proc", "devpts", "mqueue")
+    if "rw" in _options.split(",") and _fstype not in _kinds and _os.path.isdir(_point):
+        _found["disk_writable"].append(_point.rsplit("/", 1)[1])
 print("PROBE " + _json.dumps(_found))
 """
 
@@ -194,11 +201,8 @@ def run_as(user: str, command: list[str], env: dict[str, str]) -> subprocess.Com
 
 def leftovers() -> dict[str, list[str]]:
     """Files and processes a probe left behind, anywhere on this machine."""
-    files = [
-        str(Path(folder) / MARK)
-        for folder in ("/tmp", "/var/tmp", "/dev/shm")
-        if (Path(folder) / MARK).exists()
-    ]
+    folders = ("/tmp", "/var/tmp", "/dev/shm")
+    files = [str(p) for folder in folders for p in Path(folder).glob(MARK + "*")]
     processes = []
     for p in psutil.process_iter(["cmdline"]):
         if MARK in " ".join(p.info["cmdline"] or []):
@@ -225,6 +229,11 @@ def sandboxed(request):
     os.mkfifo(specials / "pipe")
     (specials / "shadow.txt").symlink_to("/etc/shadow")
     (specials / "course").symlink_to(course.root)
+    fake = course.root / "submitted" / "probes" / ASSIGNMENT / "course_utils" / "grading"
+    fake.mkdir(parents=True)  # a kit of its own: it must not run where the grader does
+    for init in (fake / "__init__.py", fake.parent / "__init__.py"):
+        init.write_text("")
+    (fake / "sandbox.py").write_text(f"open('/tmp/{MARK}-launcher', 'w').write('ran')\n")
     linked = course.root / "submitted" / "linked_notebook" / ASSIGNMENT
     linked.mkdir(parents=True)
     (linked / f"{ASSIGNMENT}.ipynb").symlink_to(course.root / "gradebook.db")
@@ -305,6 +314,10 @@ def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_re
     assert found["network"] != "connected"
     assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
     assert set(found["writes"].values()) <= {"OSError", "PermissionError"}, found
+    # as root every folder it writes is a tmpfs; as a user, the grader cannot mount one over
+    # the bridge's two folders (each file there is capped at 512 MiB)
+    expected = [] if sandboxed["user"] == "root" else ["from-student", "sockets"]
+    assert sorted(found["disk_writable"]) == expected
     assert found["dev_shm"] == "No space left on device"
     assert found["dev_shm_written"] <= Limits().disk
 

@@ -15,6 +15,7 @@ import pwd
 import secrets
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -72,6 +73,32 @@ def kill_user(uid: int) -> int:
             except psutil.Error:
                 pass
     return killed
+
+
+def mount_tmpfs(folder: Path, size: int, uid: int) -> bool:
+    """As root: a tmpfs of `size` bytes on `folder`, owned by `uid` (False if it cannot be made).
+
+    Its pages count in the memory of whoever writes them (the kernel's control group).
+    """
+    options = f"size={size},mode=0700,uid={uid},gid={uid},nosuid,nodev,noexec"
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "course-kit", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def unmount_below(folder: Path) -> None:
+    """Unmount every file system mounted at or below `folder` (deepest first)."""
+    prefix = str(folder.resolve())
+    mounted = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == prefix or point.startswith(prefix + "/"):
+            mounted.append(point)
+    for point in sorted(mounted, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def staged_data() -> Path:

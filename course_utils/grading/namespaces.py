@@ -75,14 +75,12 @@ def unavailable(uid: int | None = None) -> str | None:
 
 def readable(data: Path | None) -> list[Path]:
     """What every kernel reads: the interpreter's prefixes, the kit's package, the data."""
-    import course_utils  # already imported by the launcher; no new module is loaded
-
     paths = {
         Path(p).resolve()
         for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
     }
     paths.add(Path(sys.executable).resolve().parent)
-    paths.add(Path(course_utils.__file__).resolve().parent)
+    paths.add(Path(__file__).resolve().parents[1])  # the kit's package, course_utils
     if data is not None:
         paths.add(data.resolve())
     inside_usr = {p for p in paths if p == Path("/usr") or Path("/usr") in p.parents}

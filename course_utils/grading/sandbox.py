@@ -1,7 +1,7 @@
 """Start a student's kernel in the sandbox, with limits, and an environment from an allow-list.
 
 The grader's worker (`course_utils.grading.worker`) gives nbgrader a kernel named ``python3``
-whose command is ``python -m course_utils.grading.sandbox -- <the usual ipykernel command>``.
+whose command is ``python -I -m course_utils.grading.sandbox -- <the ipykernel command>``.
 `JudgedExecute` starts it in a folder of its own (``Settings.FOLDER``: the working folder
 ``work/``, ``sockets/``, the bridge's ``from-student/`` and ``to-student/``). This launcher:
 
@@ -122,7 +122,9 @@ def kernel_spec(folder: Path, python: str = sys.executable) -> Path:
     """
     spec = folder / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [python, "-m", "course_utils.grading.sandbox", "--"]
+    # -I: the launcher runs before the sandbox (as root, when the grader is): its working folder
+    # holds the student's files, which must never shadow the kit on its path
+    argv = [python, "-I", "-m", "course_utils.grading.sandbox", "--"]
     argv += [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec.joinpath("kernel.json").write_text(
         json.dumps(

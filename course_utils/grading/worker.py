@@ -20,7 +20,13 @@ from course_utils.environment import tool_env
 from course_utils.grading import cgroups
 from course_utils.grading.archive import TooLarge, tar_folder, untar
 from course_utils.grading.gradebook import submission_rows
-from course_utils.grading.isolation import free_uid, kill_user, sandbox_problem, staged_data
+from course_utils.grading.isolation import (
+    free_uid,
+    kill_user,
+    sandbox_problem,
+    staged_data,
+    unmount_below,
+)
 from course_utils.grading.jobs import Job, Limits, Outcome
 from course_utils.grading.nbrun import FEEDBACK_FAILED
 from course_utils.grading.process import SUPERVISOR
@@ -234,4 +240,5 @@ def grade_submission(job: Job) -> Outcome:
         cgroups.remove(groups)
         if uid is not None:
             kill_user(uid)
+            unmount_below(root)
         shutil.rmtree(root, ignore_errors=True)

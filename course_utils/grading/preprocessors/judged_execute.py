@@ -30,6 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from traitlets import Unicode
 
+from course_utils.grading.isolation import mount_tmpfs, unmount_below
 from course_utils.grading.preprocessors.guarded_execute import GuardedExecute, error_output
 from course_utils.grading.sandbox import Settings, kernel_environment
 
@@ -82,6 +83,10 @@ def _kernel_folder(parent: Path) -> Path:
         os.chmod(folder / name, mode)
         if kernel_owns and uid and os.geteuid() == 0:
             os.chown(folder / name, int(uid), int(uid))
+    if uid and os.environ.get(Settings.ISOLATE):  # as root: what the kernel writes is a tmpfs
+        mount_tmpfs(folder / "sockets", 1 << 20, int(uid))
+        size = int(os.environ.get(Settings.TMPFS) or 1 << 30)
+        mount_tmpfs(folder / "from-student", size, int(uid))
     return folder
 
 
@@ -113,6 +118,8 @@ class JudgedExecute(GuardedExecute):
             return super().preprocess(nb, resources, km=km)
         finally:
             self._stop_judge()
+            if self._folder is not None:
+                unmount_below(self._folder)
 
     def start_new_kernel(self, **kwargs: Any) -> None:
         """Start the student's kernel in its own folder, then the judge beside it."""
