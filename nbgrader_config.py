@@ -24,3 +24,8 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Late submissions lose 10% of their score per day (or part of one) after the due date set with
+# `nbgrader db assignment add ASSIGNMENT --duedate=...`; no due date, no penalty.
+c.AssignLatePenalties.plugin_class = "course_utils.grading.late.PercentPerDay"
+c.PercentPerDay.percent_per_day = 10.0

@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils.assignments import nbgrader
 from course_utils.grading.preprocessors.hide_hidden_tests import is_test
 from support import (
     LAB,
@@ -426,3 +427,130 @@ def test_bad_input_gets_a_clear_message(tmp_path):
     (tmp_path / "gradebook.db").write_text("not a database")
     run = grade(ASSIGNMENT, "--course", str(tmp_path))
     assert run.returncode == 2 and "is not an nbgrader gradebook" in run.stderr
+
+
+def test_grades_export_to_canvas_moodle_and_long_csv_with_the_roster(hostile_class, tmp_path):
+    from nbgrader.api import Gradebook
+
+    course = hostile_class["course"]
+    for name in ("nbgrader_config.py", "gradebook.db"):
+        (tmp_path / name).write_bytes((course.root / name).read_bytes())
+    students = sorted(hostile_class["expected"])
+    unlisted = students.pop()  # graded, but missing from the roster
+    roster = tmp_path / "roster.csv"
+    with open(roster, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "first_name", "last_name", "email", "lms_user_id"])
+        for number, student in enumerate([*students, "absent"]):
+            writer.writerow(
+                [student, "Ada", student.title(), f"{student}@uni.example", 1000 + number]
+            )
+    done = nbgrader(["db", "student", "import", str(roster)], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:  # a grade from the formgrader
+        grade = gb.find_grade("question", ASSIGNMENT, ASSIGNMENT, "reference")
+        grade.manual_score = 1.5
+        gb.db.commit()
+        totals = {s: gb.find_submission(ASSIGNMENT, s).score for s in [*students, unlisted]}
+    assert totals["reference"] == 14 + 1.5
+
+    def export(name: str) -> tuple[list[list[str]], str]:
+        plugin = f"course_utils.grading.export.{name}Export"
+        done = nbgrader(["export", "--exporter", plugin, "--to", f"{name}.csv"], tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return list(csv.reader(open(tmp_path / f"{name}.csv"))), done.stdout + done.stderr
+
+    canvas, log = export("Canvas")
+    assert f"{unlisted} has no email or LMS id" in log
+    assert f"absent has no submission of {ASSIGNMENT}" in log
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
+    assert canvas[1][0] == "Points Possible" and float(canvas[1][5]) == 16
+    rows = {r[2]: r for r in canvas[2:]}
+    assert set(rows) == {*students, unlisted, "absent", "broken"}  # broken: never graded
+    assert rows["reference"][1] == str(1000 + students.index("reference"))
+    assert rows["reference"][3] == "reference@uni.example"
+    assert all(float(rows[s][5]) == totals[s] for s in totals)
+    assert rows["absent"][5] == ""
+
+    moodle, _ = export("Moodle")
+    assert moodle[0] == ["First name", "Last name", "ID number", "Email address", ASSIGNMENT]
+    assert {r[2]: float(r[4]) for r in moodle[1:] if r[4]} == totals
+
+    long, _ = export("Long")
+    assert long[0] == ["student", "assignment", "notebook", "test", "score", "max_score"]
+    scores = {(r[0], r[3]): (r[4], r[5]) for r in long[1:]}
+    assert scores[("reference", "question")] == ("1.5", "2")
+    assert scores[("reference", "test_model")] == ("3", "3")
+    assert sum(float(s) for (who, _), (s, _) in scores.items() if who == "reference") == 15.5
+    assert scores[("absent", "")] == ("", "")
+
+
+def test_a_regrade_says_and_saves_whose_score_changed(hostile_class):
+    course = hostile_class["course"]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:  # as if a test was wrong
+        grade = gb.find_grade("test_preprocess", ASSIGNMENT, ASSIGNMENT, "reads_solutions")
+        assert grade.auto_score == 0
+        grade.auto_score = 2
+        gb.db.commit()
+    done = course.grade("--force", "--student", "reads_solutions", "--memory", MEMORY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 score(s) changed" in done.stdout
+    assert "  reads_solutions: 2 -> 0" in done.stdout
+    rows = list(csv.reader(open(course.root / "grades" / f"{ASSIGNMENT}-changes.csv")))
+    assert rows[0] == ["student_id", "old_score", "new_score", "change"]
+    assert rows[1:] == [["reads_solutions", "2", "0", "-2"]]
+
+
+def test_the_class_report_shows_scores_tests_and_failures_but_no_hidden_test(hostile_class):
+    from playwright.sync_api import sync_playwright
+
+    from support.paths import ROOT
+
+    course = hostile_class["course"]
+    done = subprocess.run(
+        [sys.executable, "-m", "course_utils.grading.report", ASSIGNMENT, "--course", course.root],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = course.root / "grades" / f"{ASSIGNMENT}-report.html"
+    page = report.read_text()
+    assert page.count('src="data:image/png;base64,') == 2  # self-contained: the figures inside
+    assert not re.search(r'(src|href)="(?!data:)', page)
+    assert "broken" in page and "not a notebook" in page.lower() or "broken</td>" in page
+    rows = {
+        r["test"]: r
+        for r in csv.DictReader(open(course.root / "grades" / f"{ASSIGNMENT}-tests.csv"))
+    }
+    assert set(rows) == set(LAB.tests)
+    submissions = len(hostile_class["scores"])
+    for test, row in rows.items():
+        lost = sum(1 for lost in hostile_class["expected"].values() if test in lost)
+        assert int(row["submissions"]) == submissions
+        assert abs(float(row["pass_rate"]) - (submissions - lost) / submissions) < 1e-3, test
+    assert "AssertionError" in page  # the failure messages, as feedback shows them
+    assert_no_hidden_tests(course.source, course.release, [report])
+
+    shot = ROOT / "test-artifacts" / "class-report.png"
+    shot.parent.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+            ],
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1000, "height": 1400})
+            tab.goto(report.as_uri())
+            assert tab.locator("img").count() == 2
+            assert all(tab.evaluate(f"document.images[{i}].naturalWidth") > 100 for i in range(2))
+            tab.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 20_000

@@ -27,6 +27,11 @@ the bridge: requests and files              ``bridge``; the notebook's side: ``b
 what crosses the bridge, and how            ``values`` (data, models, stubs, opaque values)
 users and course permissions (as root)      ``isolation``
 how scores reach the gradebook; the CSV     ``gradebook``
+what a regrade changed                      ``changes``
+the late policy                             ``late`` (`PercentPerDay`)
+the class report: HTML, per-test CSV        ``report``
+similar submissions                         ``similarity`` (copydetect)
+grades for Canvas, Moodle, a long CSV       ``export`` (nbgrader export plugins)
 skipping what is graded and unchanged       ``resume``
 Ctrl-C held back while results install      ``signals``
 folders as bytes, digests                   ``archive``

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from course_utils.grading import copies, gradebook
+from course_utils.grading import changes, copies, gradebook
 from course_utils.grading.archive import folder_digest, replace_folder, tar_folder
 from course_utils.grading.cache import Results
 from course_utils.grading.executors import Executor, make_executor
@@ -43,6 +43,7 @@ class Report:
     csv: Path | None = None
     epochs: int | None = None  # the training length graded at (None: the notebook's own)
     copies: dict[str, str] = field(default_factory=dict)  # student: whose results they got
+    changed: dict[str, tuple[float, float]] = field(default_factory=dict)  # (old, new) scores
 
 
 def install(
@@ -148,10 +149,9 @@ def grade_class(
     todo = [s for s in found if force or not is_done(course, db, assignment, s, digests[s])]
     report.skipped = [s for s in found if s not in todo]
     if report.skipped:
-        log(
-            f"{len(report.skipped)} submission(s) already graded and unchanged: skipped "
-            "(--force regrades them)"
-        )
+        n = len(report.skipped)
+        log(f"{n} submission(s) already graded and unchanged: skipped (--force regrades them)")
+    before = changes.scores(db, assignment)
 
     if limits.isolate:
         prepare_isolation(course, log, check=dask in (None, "local"))
@@ -213,6 +213,7 @@ def grade_class(
         f"{len(report.skipped)} skipped in {report.wall:.0f} s, "
         f"at {length}; grades in {report.csv}"
     )
+    report.changed = changes.record(course, db, assignment, before, log)
     return report
 
 
