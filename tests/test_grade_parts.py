@@ -242,6 +242,9 @@ def test_a_control_group_holds_the_budget_and_is_removed_with_its_processes():
     )
     assert process.stdout.read() == ""  # killed before it held 400 MiB
     assert process.wait() == -9
+    cpu, peak = cgroups.usage(paths)
+    assert 200 * 2**20 < peak <= 256 * 2**20
+    assert cpu > 0
     sleeper = subprocess.Popen(["sleep", "60"], preexec_fn=lambda: cgroups.join(paths))
     time.sleep(0.2)
     assert cgroups.remove(paths) >= 1

@@ -26,7 +26,7 @@ def _own_groups() -> dict[str, Path]:
         if fstype == "cgroup2":
             mounts.setdefault("unified", (fields[3], fields[4]))
         elif fstype == "cgroup":
-            for controller in ("memory", "pids"):
+            for controller in ("memory", "pids", "cpuacct"):
                 if controller in options.split(","):
                     mounts.setdefault(controller, (fields[3], fields[4]))
     found = {}
@@ -68,6 +68,9 @@ def create(memory: int, processes: int) -> list[str]:
                 pids_group.mkdir()
                 made.append(pids_group)
                 _write(pids_group / "pids.max", str(processes))
+            if "cpuacct" in groups:  # CPU time: the sandbox's processes are never waited for
+                (groups["cpuacct"] / name).mkdir()
+                made.append(groups["cpuacct"] / name)
         elif "unified" in groups:
             parent = groups["unified"]
             if "memory" not in (parent / "cgroup.controllers").read_text().split():
@@ -90,6 +93,24 @@ def join(paths: list[str]) -> None:
     """Move this process into the control groups `paths` (its children follow)."""
     for path in paths:
         _write(Path(path) / "cgroup.procs", str(os.getpid()))
+
+
+def usage(paths: list[str]) -> tuple[float, int]:
+    """CPU seconds and peak memory in bytes (page cache included) of the groups `paths`."""
+    cpu, peak = 0.0, 0
+    for path in map(Path, paths):
+        try:
+            if (path / "cpuacct.usage").exists():
+                cpu += int((path / "cpuacct.usage").read_text()) / 1e9
+            if (path / "cpu.stat").exists():
+                stat = dict(line.split() for line in (path / "cpu.stat").read_text().splitlines())
+                cpu += int(stat.get("usage_usec", 0)) / 1e6
+            for name in ("memory.max_usage_in_bytes", "memory.peak"):
+                if (path / name).exists():
+                    peak = max(peak, int((path / name).read_text()))
+        except (OSError, ValueError):
+            pass
+    return cpu, peak
 
 
 def remove(paths: list[str]) -> int:

@@ -196,6 +196,7 @@ def grade_submission(job: Job) -> Outcome:
             command.append("--feedback")
             limit += FEEDBACK_SECONDS
         run = SUPERVISOR.run(command, course, env, limit, log)
+        kernel_cpu, kernel_peak = cgroups.usage(groups)  # not in the grader's own accounts
         cgroups.remove(groups)
         if uid is not None:
             kill_user(uid)
@@ -206,8 +207,8 @@ def grade_submission(job: Job) -> Outcome:
             False,
             "",
             wall=run.wall,
-            cpu=run.cpu,
-            peak_rss=run.peak_rss,
+            cpu=run.cpu + kernel_cpu,
+            peak_rss=max(run.peak_rss, kernel_peak),
             log=text,
         )
         graded = course / "autograded" / job.student / job.assignment
