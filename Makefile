@@ -1,5 +1,6 @@
 # make release: set up (.venv, packages, data), run the instructor notebooks, generate release/
 # make test:    the whole test suite (set-up included)
+# make publish DEST=folder: the students' repository (release/ and their helpers, no solutions)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,7 +25,7 @@ XDIST ?= 2
 ASSIGNMENT ?= lab3_part2
 GRADE_ARGS ?=
 
-.PHONY: setup data sandbox browser release test grade bench clean
+.PHONY: setup data sandbox browser release test grade publish bench clean
 
 setup: $(BIN)/.installed data sandbox
 
@@ -67,6 +68,15 @@ test: setup browser
 
 grade: setup
 	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)
+
+# make publish DEST=../lab-students [ASSIGNMENTS="lab3_part2"] [CLOSED="lab3_part2"]: write the
+# students' repository into DEST; CLOSED assignments' answers may appear (after their due date).
+DEST ?=
+CLOSED ?=
+publish: $(BIN)/.installed
+	@test -n "$(DEST)" || { echo "usage: make publish DEST=folder [ASSIGNMENTS=...] [CLOSED=...]"; exit 2; }
+	$(BIN)/python -m course_utils.publishing "$(DEST)" \
+	  $(foreach a,$(ASSIGNMENTS),--assignment $(a)) $(foreach a,$(CLOSED),--closed $(a))
 
 # The benchmark (not a test): the kit against plain nbgrader and the original lab's code.
 bench: setup

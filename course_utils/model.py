@@ -1,4 +1,4 @@
-"""The lab's convolutional network: builder, compile settings and parameter count."""
+"""The lab's convolutional network: builder and compile settings."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def build_model(num_filters: int = 4, num_classes: int = NUM_CLASSES) -> keras.S
         num_classes: width of the output layer.
 
     Returns:
-        A `keras.Sequential` model with `count_parameters(num_filters)` parameters.
+        A `keras.Sequential` model named ``lab3_cnn``.
     """
     return keras.Sequential(
         [
@@ -70,19 +70,3 @@ def compile_model(
         jit_compile=jit_compile,
     )
     return model
-
-
-def count_parameters(num_filters: int, num_classes: int = NUM_CLASSES) -> int:
-    """Closed-form parameter count of `build_model(num_filters, num_classes)`.
-
-    Per layer, with f = num_filters: Conv2D 1->f has 9f weights + f biases; each
-    BatchNorm has 4f (gamma, beta trainable; moving mean and variance not); Conv2D
-    f->f has 9f^2 + f; after pooling 28x28 becomes 14x14, so Dense sees 196f inputs
-    and has 196f * num_classes weights + num_classes biases.
-    """
-    f = num_filters
-    conv1 = 9 * f + f
-    conv2 = 9 * f * f + f
-    batch_norms = 2 * 4 * f
-    dense = 14 * 14 * f * num_classes + num_classes
-    return conv1 + conv2 + batch_norms + dense

@@ -1,5 +1,6 @@
-"""The Colab path: badges that match their files, and a first cell that installs the kit only
-where it is missing, without touching the TensorFlow already there."""
+"""The Colab path: badges that match their files, and a first cell that installs the kit from
+the students' repository only where it is missing, without touching the TensorFlow already
+there."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from nbclient import NotebookClient
 
 from course_utils.assignments import colab_badge, install_spec, kit_config
+from course_utils.publishing import publish
 from support import ASSIGNMENTS, ROOT, cell
 
 CONFIG = kit_config()
@@ -51,12 +53,21 @@ def _site_without_the_kit(tmp_path: Path) -> Path:
     return view
 
 
-def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
-    # The kit at its release tag, served from a local clone instead of GitHub.
-    checkout = tmp_path / "kit"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True)
-    subprocess.run(["git", "-C", str(checkout), "tag", CONFIG["release_tag"]], check=True)
+def _published(tmp_path: Path, name: str, assignments: list[str], closed=frozenset()) -> Path:
+    """The students' repository (`make publish`) at the release tag, as a local git repository
+    instead of GitHub."""
+    dest = tmp_path / name
+    publish(dest, assignments, frozenset(closed))
+    git = ["git", "-C", str(dest), "-c", "user.name=Course", "-c", "user.email=course@example.org"]
+    subprocess.run(["git", "init", "-q", str(dest)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "Release"], check=True)
+    subprocess.run([*git, "tag", CONFIG["release_tag"]], check=True)
+    return dest
 
+
+def _fresh_venv(tmp_path: Path) -> tuple[Path, str]:
+    """A new environment that sees this one's packages but the kit: Colab before the first cell."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -69,9 +80,12 @@ def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
         check=True,
     ).stdout.strip()
     Path(site, "preinstalled.pth").write_text(str(_site_without_the_kit(tmp_path)) + "\n")
+    return python, site
 
+
+def _run(cells: list, python: Path, tmp_path: Path) -> nbformat.NotebookNode:
     kernels = tmp_path / "jupyter" / "kernels" / "fresh"
-    kernels.mkdir(parents=True)
+    kernels.mkdir(parents=True, exist_ok=True)
     (kernels / "kernel.json").write_text(
         json.dumps(
             {
@@ -81,17 +95,7 @@ def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
             }
         )
     )
-
-    released = nbformat.read(ROOT / "release" / "lab3_part2" / "lab3_part2.ipynb", as_version=4)
-    local = install_spec({**CONFIG, "repository": f"file://{checkout}"})
-    cells = [cell(released, gid) for gid in ("install", "setup", "load", "first_image")]
-    cells[0].source = cells[0].source.replace(install_spec(CONFIG), local)
-    probe = nbformat.v4.new_code_cell(
-        "import course_utils, tensorflow as tf\n"
-        "print(course_utils.__file__)\n"
-        "print(tf.__file__, tf.__version__)"
-    )
-    nb = nbformat.v4.new_notebook(cells=[*cells, probe])
+    nb = nbformat.v4.new_notebook(cells=cells)
     env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "LAB_EPOCHS": "1"}
     env.pop("MPLBACKEND", None)  # the kernel's own inline backend, as in a notebook
     os.environ["JUPYTER_PATH"] = env["JUPYTER_PATH"]
@@ -101,9 +105,31 @@ def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
         ).execute(env=env)
     finally:
         del os.environ["JUPYTER_PATH"]
+    return nb
 
-    kit_path, tf_line = nb.cells[-1].outputs[0].text.splitlines()
+
+def test_setup_cell_installs_the_published_kit_in_a_fresh_environment(tmp_path):
+    """The lab's first sections, in Colab's situation, installing from the students' repository
+    with the lab alone published; then the quiz, once the lab is closed."""
+    lab = _published(tmp_path, "students", ["lab3_part2"])
+    python, site = _fresh_venv(tmp_path)
+
+    released = nbformat.read(lab / "release" / "lab3_part2" / "lab3_part2.ipynb", as_version=4)
+    local = install_spec({**CONFIG, "repository": f"file://{lab}"})
+    cells = [cell(released, gid) for gid in ("install", "setup", "load", "first_image")]
+    cells[0].source = cells[0].source.replace(install_spec(CONFIG), local)
+    probe = nbformat.v4.new_code_cell(
+        "import importlib.util, course_utils, tensorflow as tf\n"
+        "print(course_utils.__file__)\n"
+        "print(tf.__file__, tf.__version__)\n"
+        'print([importlib.util.find_spec(f"course_utils.{m}") is None for m in '
+        '("grading", "assignments", "publishing", "model", "data")])'
+    )
+    nb = _run([*cells, probe], python, tmp_path)
+
+    kit_path, tf_line, missing = nb.cells[-1].outputs[0].text.splitlines()
     assert kit_path.startswith(site), "the kit should now be installed in the fresh environment"
+    assert missing == "[True, True, True, True, False]", "only the helpers the lab imports"
     import tensorflow as tf
 
     tf_file, tf_version = tf_line.split()
@@ -115,3 +141,15 @@ def test_setup_cell_installs_the_kit_in_a_fresh_environment(tmp_path):
     assert any(
         o.output_type == "execute_result" and "image/png" in o.data for o in nb.cells[3].outputs
     )
+
+    # After the lab's due date: the quiz, whose setup imports the lab's network.
+    both = _published(tmp_path, "students-later", ["lab3_part2", "lab3_quiz"], {"lab3_part2"})
+    spec = install_spec({**CONFIG, "repository": f"file://{both}"}).strip('"')
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", spec],
+        check=True,
+    )
+    quiz = nbformat.read(both / "release" / "lab3_quiz" / "lab3_quiz.ipynb", as_version=4)
+    probe = nbformat.v4.new_code_cell("print(build_model(4).count_params())")
+    nb = _run([cell(quiz, "install"), cell(quiz, "setup"), probe], python, tmp_path)
+    assert nb.cells[-1].outputs[0].text.strip() == "8070"

@@ -147,6 +147,8 @@ def test_a_renamed_copy_is_flagged_and_independent_solutions_are_not():
         course.submit("loops", notebook(release, LOOPS))
         course.submit("copier", notebook(release, renamed(FUNCTIONAL)))
         course.submit("untouched", release)
+        # A student folder that is a link: the grader refuses it, so it is not compared.
+        (course.root / "submitted" / "linked").symlink_to(course.root / "submitted" / "functional")
         pairs = course_pairs(course.root, ASSIGNMENT)
     assert [(p.first, p.second) for p in pairs] == [("copier", "functional")], pairs
     assert min(pairs[0].first_share, pairs[0].second_share) > 0.9

@@ -205,11 +205,16 @@ def sandbox_memory(pid: int) -> int:
     return total
 
 
-def _watch(command: list[str], env: dict[str, str], memory: int) -> None:
-    """Run `command` as a child; kill it when its processes together pass `memory` bytes."""
+def _watch(command: list[str], env: dict[str, str], memory: int, fds: list[int]) -> None:
+    """Run `command` as a child; kill it when its processes together pass `memory` bytes.
+
+    `fds` are the child's (bubblewrap's copies of the working folder): the watcher closes them.
+    """
     child = os.fork()
     if child == 0:
         os.execve(command[0], command, env)
+    for fd in fds:
+        os.close(fd)
     signal.signal(signal.SIGTERM, lambda *_: (os.kill(child, signal.SIGKILL), sys.exit(143)))
     while True:
         done, status = os.waitpid(child, os.WNOHANG)
@@ -258,7 +263,7 @@ def launch(argv: list[str]) -> None:
         data=Path(data) if data else None,
         tmpfs_bytes=int(env.get(Settings.TMPFS) or 1 << 30),
     )
-    command, _ = namespaces.command(argv, mounts)
+    command, fds = namespaces.command(argv, mounts)
     kernel_env = kernel_environment(namespaces.HOME, "/tmp", data)
     if uid is not None:
         os.setgroups([])
@@ -266,7 +271,7 @@ def launch(argv: list[str]) -> None:
         os.setuid(uid)
     if not groups:
         _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + MAX_PROCESSES)
-        _watch(command, kernel_env, memory)
+        _watch(command, kernel_env, memory, fds)
     os.execve(command[0], command, kernel_env)
 
 

@@ -14,6 +14,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_utils.grading.submissions import refusal
+
 THRESHOLD = 0.5
 NOISE = 25  # copydetect's default k-gram length (tokens)
 
@@ -90,7 +92,7 @@ def course_pairs(course: Path, assignment: str) -> list[Pair]:
     notebooks = {
         p.parents[1].name: p
         for p in sorted((course / "submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
-        if p.is_file() and not p.is_symlink()
+        if refusal(p.parent) is None  # the grader's refusals: links, special files, size
     }
     release = course / "release" / assignment / f"{assignment}.ipynb"
     return similar_pairs(notebooks, release) if release.is_file() else []

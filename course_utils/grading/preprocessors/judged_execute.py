@@ -171,8 +171,8 @@ class JudgedExecute(GuardedExecute):
     def _bridge(self, student: AsyncKernelManager) -> dict:
         """The judge's first request: how to reach the student's kernel, the bridge's folders."""
         folder = self._folder
-        if folder is None:  # no kernel folder: the bridge's own, beside the judge's
-            folder = _kernel_folder(Path(self.judge_folder).parent / "bridge")
+        if folder is None:
+            raise RuntimeError("the judge needs JudgedExecute.kernels: the bridge's folders")
         inbox, outbox = folder / "from-student", folder / "to-student"
         info = student.get_connection_info()
         info["key"] = info["key"].decode()
