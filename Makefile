@@ -70,13 +70,15 @@ grade: setup
 	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)
 
 # make publish DEST=../lab-students [ASSIGNMENTS="lab3_part2"] [CLOSED="lab3_part2"]: write the
-# students' repository into DEST; CLOSED assignments' answers may appear (after their due date).
+# students' repository into DEST: ASSIGNMENTS, or every assignment that can be published now;
+# CLOSED assignments' answers may appear (after their due date).
 DEST ?=
 CLOSED ?=
 publish: $(BIN)/.installed
 	@test -n "$(DEST)" || { echo "usage: make publish DEST=folder [ASSIGNMENTS=...] [CLOSED=...]"; exit 2; }
 	$(BIN)/python -m course_utils.publishing "$(DEST)" \
-	  $(foreach a,$(ASSIGNMENTS),--assignment $(a)) $(foreach a,$(CLOSED),--closed $(a))
+	  $(if $(filter command line,$(origin ASSIGNMENTS)),$(foreach a,$(ASSIGNMENTS),--assignment $(a))) \
+	  $(foreach a,$(CLOSED),--closed $(a))
 
 # The benchmark (not a test): the kit against plain nbgrader and the original lab's code.
 bench: setup

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import keyword
-import re
 import shutil
-import stat
 import string
 import sys
 import tempfile
@@ -33,105 +30,14 @@ import nbformat
 
 from course_utils.assignments import colab_badge, install_spec, kit_config
 from course_utils.environment import REPO
-from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION, blocks, without_regions
+from course_utils.leaks import problems, secret_lines
 
 #: The file in DEST that lists what the last publish wrote (and may replace).
 MANIFEST = ".course-kit-published"
-MARKERS = (*SOLUTION, *HIDDEN_TESTS)
-#: Folders and files that never belong in the students' repository.
-FORBIDDEN_PARTS = {"source", "tests", "autograded", "submitted", "feedback", "grades", "grading"}
-FORBIDDEN_NAMES = {"gradebook.db", "nbgrader_config.py", ".course-kit"}
-FORBIDDEN_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
-#: What nbgrader's ClearSolutions writes in place of answers: public by design.
-STUBS = {"YOUR ANSWER HERE", "# YOUR CODE HERE", "raise NotImplementedError()"}
 
 
 class PublishError(Exception):
     """Publishing stopped before writing anything; the message says why."""
-
-
-def _lines(text: str) -> set[str]:
-    """Each line without its indent and the prefixes of a comment, quote or list item."""
-    return {re.sub(r"^[\s#>*-]+", "", line).strip() for line in text.splitlines()}
-
-
-def _distinctive(line: str) -> bool:
-    """Whether a line says enough to give an answer away (not ``try:`` or ``return model``)."""
-    words = [w for w in re.findall(r"\w+", line) if w not in keyword.kwlist]
-    return len("".join(words)) >= 8
-
-
-def secret_lines(course: Path = REPO, closed: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Each instructor-only line of the course, mapped to its assignment.
-
-    Lines inside solution and hidden-test regions, and written answers' mark schemes, of every
-    assignment in ``source/`` but the closed ones; less lines that any instructor notebook also
-    shows outside those regions, and lines too plain to give anything away.
-    """
-    secret: dict[str, str] = {}
-    public = set(STUBS)
-    for notebook in sorted((course / "source").glob("*/*.ipynb")):
-        assignment = notebook.parent.name
-        for cell in nbformat.read(notebook, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "markdown" and meta.get("solution"):
-                hidden = [cell.source]
-            else:
-                hidden = blocks(cell.source, SOLUTION) + blocks(cell.source, HIDDEN_TESTS)
-                public |= _lines(without_regions(cell.source, SOLUTION, HIDDEN_TESTS))
-            if assignment not in closed:
-                secret.update({line: assignment for block in hidden for line in _lines(block)})
-    return {line: a for line, a in secret.items() if line not in public and _distinctive(line)}
-
-
-def _notebook_text(data: bytes) -> str:
-    """Everything a notebook holds as text: sources, outputs, metadata."""
-    try:
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception:  # not JSON, or not a notebook: read it as text
-        return data.decode("utf-8", "replace")
-    texts = [json.dumps(nb.metadata)]
-    for cell in nb.cells:
-        texts += [cell.source, json.dumps(cell.metadata)]
-        for output in cell.get("outputs", []):
-            texts.append(output.get("text", ""))
-            texts += [str(v) for v in output.get("data", {}).values()]
-            texts += output.get("traceback", [])
-    return "\n".join(t if isinstance(t, str) else "".join(t) for t in texts)
-
-
-def problems(
-    folder: Path, secrets: dict[str, str], skip: frozenset[str] = frozenset({".git"})
-) -> list[str]:
-    """What makes `folder` unfit for students: one message per problem, none when it is fit."""
-    found = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if rel.parts[0] in skip or str(rel) in skip:
-            continue
-        mode = path.lstat().st_mode
-        if stat.S_ISDIR(mode):
-            if set(rel.parts) & (FORBIDDEN_PARTS | FORBIDDEN_NAMES):
-                found.append(f"{rel}/: an instructor's folder")
-            continue
-        if not stat.S_ISREG(mode):
-            found.append(f"{rel}: a link or special file, not a plain file")
-            continue
-        if rel.name in FORBIDDEN_NAMES or path.suffix in FORBIDDEN_SUFFIXES:
-            found.append(f"{rel}: an instructor's file")
-        data = path.read_bytes()
-        text = _notebook_text(data) if path.suffix == ".ipynb" else data.decode("utf-8", "replace")
-        found += [f"{rel}: nbgrader's marker {m!r}" for m in MARKERS if m in text]
-        leaked = sorted(_lines(text) & secrets.keys())
-        if path.suffix not in (".ipynb", ".py", ".md", ".txt", ".toml", ".cfg", ".json"):
-            leaked += sorted(s for s in secrets if s not in leaked and s.encode() in data)
-        for assignment in sorted({secrets[line] for line in leaked}):
-            mine = [line for line in leaked if secrets[line] == assignment]
-            found.append(
-                f"{rel}: {len(mine)} line(s) of {assignment}'s solutions or hidden tests, "
-                f"such as {mine[0]!r}"
-            )
-    return found
 
 
 def _imports(code: str) -> set[str]:
@@ -260,11 +166,35 @@ def publish(
     return written
 
 
+def publishable(
+    assignments: list[str], closed: frozenset[str] = frozenset(), course: Path = REPO
+) -> tuple[list[str], dict[str, str]]:
+    """Which of `assignments` can be published together now, in order, and why the others not.
+
+    Each one joins unless the tree with it would show an answer of an assignment that is not
+    closed (the quiz, whose network answers the lab, while the lab is open).
+    """
+    chosen: list[str] = []
+    left_out: dict[str, str] = {}
+    secrets = secret_lines(course, closed)
+    for assignment in assignments:
+        with tempfile.TemporaryDirectory() as scratch:
+            build(Path(scratch), [*chosen, assignment], course)
+            found = problems(Path(scratch), secrets)
+        if found:
+            left_out[assignment] = found[0]
+        else:
+            chosen.append(assignment)
+    return chosen, left_out
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m course_utils.publishing DEST [--assignment A] [--closed A] [--check]``."""
     parser = argparse.ArgumentParser(prog="python -m course_utils.publishing", description=__doc__)
     parser.add_argument("dest", type=Path, help="the students' repository (a folder)")
-    parser.add_argument("--assignment", action="append", help="publish only these (repeatable)")
+    parser.add_argument(
+        "--assignment", action="append", help="publish these (default: all that can be, now)"
+    )
     parser.add_argument("--closed", action="append", default=[], help="its answers may show")
     parser.add_argument("--check", action="store_true", help="only check DEST as it is")
     args = parser.parse_args(argv)
@@ -273,14 +203,19 @@ def main(argv: list[str] | None = None) -> int:
         found = problems(args.dest, secret_lines(REPO, closed))
         print("\n".join(found) or f"{args.dest}: no solution, hidden test or instructor file")
         return 1 if found else 0
-    assignments = args.assignment or sorted(p.name for p in (REPO / "release").iterdir())
+    assignments, left_out = args.assignment, {}
     try:
+        if not assignments:  # every released assignment that can be published now
+            every = sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir())
+            assignments, left_out = publishable(every, closed)
         written = publish(args.dest, assignments, closed)
     except PublishError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     config = kit_config()
     print(f"published {', '.join(assignments)} into {args.dest} ({len(written)} files)")
+    for assignment, why in left_out.items():
+        print(f"left out {assignment}: {why}; publish it once that assignment is closed")
     print(
         f"next: cd {args.dest} && git add -A && git commit -m 'Release {config['release_tag']}'"
         f" && git tag {config['release_tag']} && git push origin HEAD {config['release_tag']}"

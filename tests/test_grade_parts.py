@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -250,3 +252,24 @@ def test_a_control_group_holds_the_budget_and_is_removed_with_its_processes():
     assert cgroups.remove(paths) >= 1
     assert sleeper.wait(timeout=10) == -9
     assert not any(os.path.exists(p) for p in paths)
+
+
+def test_the_report_says_what_is_missing_and_creates_nothing(tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+
+    from course_utils.environment import tool_env
+
+    monkeypatch.setenv("PATH", tool_env()["PATH"])  # nbgrader's gradebook runs alembic
+
+    def report(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "course_utils.grade", "report", *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+
+    done = report("lab3_part2")
+    assert done.returncode == 2 and "no gradebook.db in" in done.stdout, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.add_assignment("lab3_quiz")
+    done = report("lab3_part2", "--course", str(tmp_path))
+    assert done.returncode == 2 and "no assignment 'lab3_part2'" in done.stdout, done.stderr
+    assert not (tmp_path / "grades").exists()

@@ -14,13 +14,8 @@ import nbformat
 import pytest
 
 from course_utils.assignments import solution_lines
-from course_utils.publishing import (
-    MANIFEST,
-    PublishError,
-    problems,
-    publish,
-    secret_lines,
-)
+from course_utils.leaks import problems, secret_lines
+from course_utils.publishing import MANIFEST, PublishError, publish
 from support import ROOT, assert_no_hidden_tests, cell
 
 LAB, QUIZ = "lab3_part2", "lab3_quiz"
@@ -114,6 +109,21 @@ def test_the_quiz_is_refused_while_the_labs_answers_are_secret(lab_only, tmp_pat
     assert _files(dest) == _files(lab_only) | {"NOTES.md"}
 
 
+def test_by_default_everything_that_can_be_published_now(lab_only, tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "course_utils.publishing", str(tmp_path / "s"), *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+    done = run()
+    assert done.returncode == 0, done.stderr
+    assert f"published {LAB} into" in done.stdout
+    assert f"left out {QUIZ}: course_utils/model.py" in done.stdout
+    assert _files(tmp_path / "s") == _files(lab_only)
+    done = run("--closed", LAB)
+    assert done.returncode == 0 and f"published {LAB}, {QUIZ} into" in done.stdout, done.stderr
+    assert f"release/{QUIZ}/{QUIZ}.ipynb" in _files(tmp_path / "s")
+
+
 def test_a_folder_that_was_not_published_into_is_not_overwritten(tmp_path):
     dest = tmp_path / "students"
     dest.mkdir()
@@ -147,6 +157,9 @@ def _plant(dest: Path, how: str) -> None:
         nbformat.write(nb, path)
     elif how == "hidden line in a binary file":
         (dest / "figure.bin").write_bytes(b"\x89PNG\x00\x01" + hidden_line.encode() + b"\xff")
+    elif how == "region marker":
+        with open(dest / "README.md", "a") as f:
+            f.write("\n=== BEGIN MARK SCHEME ===\n")
     elif how == "gradebook":
         shutil.copyfile(dest / "LICENSE", dest / "gradebook.db")
     elif how == "source folder":
@@ -163,6 +176,7 @@ PLANTS = [
     "solution in a helper",
     "solution cell left in a notebook",
     "hidden line in a binary file",
+    "region marker",
     "gradebook",
     "source folder",
     "link",

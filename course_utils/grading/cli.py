@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         0 when every submission was graded, 1 when some failed, 2 when the class could not be
         graded as asked, 130 when interrupted.
     """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:  # `python -m course_utils.grade report ASSIGNMENT`
+        from course_utils.grading.report import main as report
+
+        return report(argv[1:])
     args = parser().parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         print("error: --epochs must be at least 1", file=sys.stderr)

@@ -22,9 +22,11 @@ import collections
 import csv
 import html
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course_utils.environment import tool_env
 from course_utils.grading.similarity import THRESHOLD, course_pairs
 
 MESSAGES_SHOWN = 3
@@ -75,6 +77,7 @@ def collect(course: Path, assignment: str) -> tuple[dict[str, TestRow], dict[str
     tests: dict[str, TestRow] = {}
     totals: dict[str, float] = {}
     with Gradebook(f"sqlite:///{db}") as gb:
+        gb.find_assignment(assignment)  # MissingEntry when there is none
         for submission in gb.assignment_submissions(assignment):
             student = submission.student.id
             totals[student] = submission.score
@@ -216,7 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assignment")
     parser.add_argument("--course", type=Path, default=Path.cwd(), help="course folder")
     args = parser.parse_args(argv)
-    report, table = write(args.course.resolve(), args.assignment)
+    course = args.course.resolve()
+    if not (course / "gradebook.db").is_file():
+        print(f"error: no gradebook.db in {course}: grade the class first, or give --course")
+        return 2
+    os.environ["PATH"] = tool_env()["PATH"]  # nbgrader's gradebook runs alembic
+    from nbgrader.api import MissingEntry
+
+    try:
+        report, table = write(course, args.assignment)
+    except MissingEntry:
+        print(f"error: the gradebook has no assignment {args.assignment!r}")
+        return 2
     print(f"report: {report}\ntests: {table}")
     return 0
 
