@@ -273,3 +273,28 @@ def test_the_report_says_what_is_missing_and_creates_nothing(tmp_path, monkeypat
     done = report("lab3_part2", "--course", str(tmp_path))
     assert done.returncode == 2 and "no assignment 'lab3_part2'" in done.stdout, done.stderr
     assert not (tmp_path / "grades").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
+def test_grading_as_root_hands_its_outputs_to_the_courses_owner(tmp_path):
+    from course_utils.grading.isolation import hand_back
+
+    course = tmp_path / "course"
+    (course / "autograded" / "ada" / "lab").mkdir(parents=True)
+    (course / "grades").mkdir()
+    (course / "gradebook.db").write_text("")
+    (course / "grades" / "lab.csv").write_text("student\n")
+    (course / "autograded" / "ada" / "lab" / "lab.ipynb").write_text("{}")
+    victim = tmp_path / "root-owned"
+    victim.write_text("")
+    (course / "autograded" / "ada" / "lab" / "link").symlink_to(victim)
+    (course / "autograded" / "ada" / "linked-folder").symlink_to(tmp_path)
+    (course / "release").mkdir()  # not an output: left as it is
+    os.chown(course, 65534, 65534)
+
+    assert hand_back(course) == 9
+    for path in [p for p in course.rglob("*") if p.name != "release"]:
+        assert path.lstat().st_uid == 65534, path
+    assert victim.stat().st_uid == 0 and tmp_path.stat().st_uid == 0, "links are not followed"
+    assert (course / "release").stat().st_uid == 0
+    assert hand_back(course) == 0

@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     from course_utils.grading.coordinator import grade_class
+    from course_utils.grading.isolation import hand_back
 
     try:
         limits = Limits(
@@ -128,4 +129,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        hand_back(args.course.resolve())  # as root: the outputs to the course's owner
     return 1 if report.failed else 0

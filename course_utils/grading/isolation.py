@@ -215,3 +215,35 @@ def close_course(course: Path, log: Callable[[str], None]) -> None:
     )
     for path in changed:
         log(f"permissions: {path} is now {stat.filemode(path.stat().st_mode)}")
+
+
+#: What a class run writes in the course folder.
+OUTPUTS = ("gradebook.db", "autograded", "feedback", "grades", ".course-kit")
+
+
+def hand_back(course: Path) -> int:
+    """As root, give what grading wrote in `course` to the course folder's owner, so that the
+    instructor's own commands (the formgrader, the report, exports) can write there too.
+
+    Links are never followed: `os.walk` does not enter them and each change of owner applies to
+    the entry itself. Returns how many entries changed owner.
+    """
+    if os.geteuid() != 0 or not course.is_dir():
+        return 0
+    owner = course.lstat()
+    if owner.st_uid == 0:
+        return 0
+    changed = 0
+    for name in OUTPUTS:
+        top = course / name
+        if not os.path.lexists(top):
+            continue
+        paths = [top]
+        if top.is_dir() and not top.is_symlink():
+            for folder, dirs, files in os.walk(top):
+                paths += [Path(folder) / entry for entry in dirs + files]
+        for path in paths:
+            if path.lstat().st_uid != owner.st_uid:
+                os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+                changed += 1
+    return changed

@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     except MissingEntry:
         print(f"error: the gradebook has no assignment {args.assignment!r}")
         return 2
+    from course_utils.grading.isolation import hand_back
+
+    hand_back(course)  # as root: the report to the course's owner
     print(f"report: {report}\ntests: {table}")
     return 0
 
