@@ -76,20 +76,26 @@ def generate(assignment: str, course: Path) -> Path:
     return course / "release" / assignment
 
 
+def instructor_texts(notebook: Path) -> tuple[list[str], list[str]]:
+    """The texts of `notebook` that only the instructor may see (solution and hidden-test
+    regions, written answers' mark schemes), and the rest of its cells' text."""
+    hidden, shown = [], []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+            hidden.append(cell.source)
+        else:
+            hidden += blocks(cell.source, SOLUTION) + blocks(cell.source, HIDDEN_TESTS)
+            shown.append(without_regions(cell.source, SOLUTION, HIDDEN_TESTS))
+    return hidden, shown
+
+
 def solution_lines(notebook: Path) -> set[str]:
     """The lines that only the instructor may see: inside solution and hidden-test regions
     (and written answers' mark schemes), less lines that also appear in the public cells.
     """
-    nb = nbformat.read(notebook, as_version=4)
-    secret, public = set(), set()
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "markdown" and meta.get("solution"):
-            secret.update(_lines(cell.source))
-            continue
-        for block in blocks(cell.source, SOLUTION) + blocks(cell.source, HIDDEN_TESTS):
-            secret.update(_lines(block))
-        public.update(_lines(without_regions(cell.source, SOLUTION, HIDDEN_TESTS)))
+    hidden, shown = instructor_texts(notebook)
+    secret = {line for text in hidden for line in _lines(text)}
+    public = {line for text in shown for line in _lines(text)}
     return {line for line in secret - public if len(line) > 3 and not line.startswith("#")} - {
         "YOUR ANSWER HERE"
     }

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.assignments import instructor_texts
 from course_utils.environment import REPO
-from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION, blocks, without_regions
+from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION
 
 #: nbgrader's region markers: solutions, hidden tests, written answers' mark schemes.
 MARKERS = (*SOLUTION, *HIDDEN_TESTS, "BEGIN MARK SCHEME", "END MARK SCHEME")
@@ -49,16 +50,10 @@ def secret_lines(course: Path = REPO, closed: frozenset[str] = frozenset()) -> d
     secret: dict[str, str] = {}
     public = _lines("\n".join(STUBS))
     for notebook in sorted((course / "source").glob("*/*.ipynb")):
-        assignment = notebook.parent.name
-        for cell in nbformat.read(notebook, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "markdown" and meta.get("solution"):
-                hidden = [cell.source]
-            else:
-                hidden = blocks(cell.source, SOLUTION) + blocks(cell.source, HIDDEN_TESTS)
-                public |= _lines(without_regions(cell.source, SOLUTION, HIDDEN_TESTS))
-            if assignment not in closed:
-                secret.update({line: assignment for block in hidden for line in _lines(block)})
+        hidden, shown = instructor_texts(notebook)
+        public |= {line for text in shown for line in _lines(text)}
+        if notebook.parent.name not in closed:
+            secret.update({line: notebook.parent.name for text in hidden for line in _lines(text)})
     return {line: a for line, a in secret.items() if line not in public and _distinctive(line)}
 
 

@@ -266,12 +266,12 @@ def test_the_report_says_what_is_missing_and_creates_nothing(tmp_path, monkeypat
         return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
 
     done = report("lab3_part2")
-    assert done.returncode == 2 and "no gradebook.db in" in done.stdout, done.stderr
+    assert done.returncode == 2 and "no gradebook.db in" in done.stderr, done.stderr
     assert list(tmp_path.iterdir()) == []
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
         gb.add_assignment("lab3_quiz")
     done = report("lab3_part2", "--course", str(tmp_path))
-    assert done.returncode == 2 and "no assignment 'lab3_part2'" in done.stdout, done.stderr
+    assert done.returncode == 2 and "no assignment 'lab3_part2'" in done.stderr, done.stderr
     assert not (tmp_path / "grades").exists()
 
 

@@ -23,6 +23,7 @@ import csv
 import html
 import io
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     course = args.course.resolve()
     if not (course / "gradebook.db").is_file():
-        print(f"error: no gradebook.db in {course}: grade the class first, or give --course")
+        print(
+            f"error: no gradebook.db in {course}: grade the class first, or give --course",
+            file=sys.stderr,
+        )
         return 2
     os.environ["PATH"] = tool_env()["PATH"]  # nbgrader's gradebook runs alembic
     from nbgrader.api import MissingEntry
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report, table = write(course, args.assignment)
     except MissingEntry:
-        print(f"error: the gradebook has no assignment {args.assignment!r}")
+        print(f"error: the gradebook has no assignment {args.assignment!r}", file=sys.stderr)
         return 2
     from course_utils.grading.isolation import hand_back
 
