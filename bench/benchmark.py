@@ -245,6 +245,7 @@ def compare(work: Path, what: str, limits: dict) -> None:
     widths = [30, 11, 11, 7, 11, 11, 7, 11, 11, 7]
     heads = ["wall off", "wall on", "ratio", "CPU off", "CPU on", "ratio"]
     lines = [row("per submission", [*heads, "peak off", "peak on", "ratio"], widths)]
+    judges = ["Peak memory with the judge on, largest submission (each has its own budget):"]
     for assignment, spec, mistakes in (
         ("lab3_part2", LAB, SCALING_MISTAKES[:1]),
         ("lab3_quiz", QUIZ, []),
@@ -270,9 +271,15 @@ def compare(work: Path, what: str, limits: dict) -> None:
                 "wall": statistics.mean(o.wall for o in outcomes),
                 "cpu": statistics.mean(o.cpu for o in outcomes),
                 "peak": max(o.peak_rss for o in outcomes) / 2**20,
+                "judge_peak": max(o.judge_peak for o in outcomes) / 2**20,
                 "scores": course.scores(),
             }
             print(f"  {assignment}, {what} {side}: {report.wall:.0f} s", flush=True)
+        judged = sides["on"] if limits["on"].judge else sides["off"]
+        judges.append(
+            f"  {assignment}: kernel {judged['peak']:.0f} MiB, judge {judged['judge_peak']:.0f} "
+            "MiB (0: not measured, without a control group)"
+        )
         if sides["on"]["scores"] != sides["off"]["scores"]:
             raise SystemExit(f"{assignment}: {what} changed an honest submission's score")
         lines.append(
@@ -281,6 +288,7 @@ def compare(work: Path, what: str, limits: dict) -> None:
         target(f"{assignment}: with / without {what}, wall per submission",
                sides["on"]["wall"] / sides["off"]["wall"], 1.10)  # fmt: skip
     print("\n" + "\n".join(lines) + f"\nSame scores with and without {what}.")
+    print("\n".join(judges))
 
 
 # --------------------------------------------------------------------------- the lab

@@ -72,11 +72,14 @@ def plot_history(history: Any) -> Figure:
 
     Args:
         history: the `History` that `model.fit` returns, or its ``.history`` dict with
-            "accuracy" and "loss" (and "val_accuracy", "val_loss" when validated).
+            "accuracy" and "loss" (and "val_accuracy", "val_loss" when validated). The accuracy
+            may have another name Keras gives it ("acc", "categorical_accuracy").
     """
     curves: Mapping[str, Sequence[float]] = getattr(history, "history", history)
+    named = [k for k in curves if "acc" in k and not k.startswith("val_")]
+    accuracy = "accuracy" if "accuracy" in curves or not named else named[0]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric, title in zip(axes, ("accuracy", "loss"), ("Accuracy", "Loss"), strict=True):
+    for ax, metric, title in zip(axes, (accuracy, "loss"), ("Accuracy", "Loss"), strict=True):
         epochs = np.arange(1, len(curves[metric]) + 1)
         ax.plot(epochs, curves[metric], "o-", label="training")
         if f"val_{metric}" in curves:

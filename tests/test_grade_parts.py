@@ -209,7 +209,7 @@ def test_the_watcher_adds_up_the_memory_of_a_process_tree():
     import subprocess
     import sys
 
-    from course_utils.grading.sandbox import sandbox_memory
+    from course_utils.grading.watcher import sandbox_memory
 
     child = (
         'import subprocess, sys, time; held = b"x" * (100 * 2**20); '

@@ -76,6 +76,14 @@ def test_plot_history_without_validation_has_one_curve():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["training"]
 
 
+@pytest.mark.parametrize("name", ["acc", "categorical_accuracy"])
+def test_plot_history_takes_the_accuracy_by_any_name_keras_gives_it(name):
+    history = {name: [0.8, 0.9], f"val_{name}": [0.7, 0.8], "loss": [0.5, 0.4]}
+    accuracy, _ = plots.plot_history(history).axes
+    assert accuracy.get_title() == "Accuracy" and accuracy.get_ylabel() == name
+    assert [list(line.get_ydata()) for line in accuracy.get_lines()] == [[0.8, 0.9], [0.7, 0.8]]
+
+
 def test_confusion_percent_lab_normalisation(predictions):
     y_true, y_pred = predictions
     lab = plots.confusion_percent(y_true, y_pred, 10, "lab")

@@ -5,6 +5,13 @@ runs with a 3 GiB memory budget on a Dask LocalCluster, beside a listening TCP s
 secret in its environment. Two submissions are the solved lab: one handed in with a FIFO and
 links beside the notebook (graded as a plain notebook, full marks), one beside a link in place
 of its notebook (refused, with a message), so nobody else's grade may change.
+
+The judge is proven in the same classes: the course's confusion-matrix test also probes the
+process it runs in (its user, the network, the course's files), and five submissions each hand
+the judge one hostile value (a model whose configuration describes a huge layer, one naming a
+file, one naming a class that is not a Keras layer, an array file claiming gigabytes, a function
+that never returns). Each is the lab solved but trained on a few images (`SHORT_FIT`): each
+must lose exactly what the same notebook without its trick loses, plus the one test it aims at.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ import nbformat
 import psutil
 import pytest
 
+from course_utils.assignments import generate
 from course_utils.environment import tool_env
+from course_utils.grading.gradebook import runs as gradebook_runs
 from course_utils.grading.jobs import Limits
 from support import Course
 from support.mistakes import LAB
-from support.notebooks import with_code
+from support.notebooks import cell, with_code
 
 ASSIGNMENT = "lab3_part2"
 IS_ROOT = os.geteuid() == 0
@@ -168,6 +177,144 @@ print(_subprocess.run([_sys.executable, "-c", _bomb], capture_output=True, text=
 """
 
 
+JUDGE_PROBE = """
+try:  # the course's own probe of the process that runs this test (the judge)
+    import json as _json, os as _os, socket as _socket
+    _probe = {"uid": _os.getuid()}
+    _probe["secret_seen"] = any(%(secret)r in v for v in _os.environ.values())
+    for _name, _address in (("loopback", "127.0.0.1"), ("network", %(host)r)):
+        try:
+            _socket.create_connection((_address, %(port)d), timeout=3).close()
+            _probe[_name] = "connected"
+        except OSError as _e:
+            _probe[_name] = type(_e).__name__
+    _probe["reads"] = {}
+    for _path in %(reads)r:
+        try:
+            with open(_path, "rb") as _f:
+                _probe["reads"][_path] = "read %%d bytes" %% len(_f.read())
+        except OSError as _e:
+            _probe["reads"][_path] = type(_e).__name__
+    print("JUDGE " + _json.dumps(_probe))
+except Exception as _e:
+    print("JUDGE FAILED", type(_e).__name__, _e)
+"""
+
+# What each hostile value for the judge is, the solution cell it is added to (locked cells are put
+# back as they were), the test it aims at and a word of what that test must say.
+HUGE_DENSE = """
+import json as _json
+_real_build_model = build_model
+_built = []
+
+
+def build_model(num_filters):
+    net = _real_build_model(num_filters)
+    _built.append(num_filters)
+    if len(_built) == 1:  # the notebook's own model, built in the next (locked) cell
+        return net
+    config = _json.loads(net.to_json())
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Dense":
+            layer["config"]["units"] = 2**21  # 400 million weights: gigabytes to build
+    text = _json.dumps(config)
+    net.to_json = lambda **kwargs: text
+    return net
+"""
+FOREIGN_CLASS = """
+import json as _json
+_real_build_model = build_model
+_built = []
+
+
+def build_model(num_filters):
+    net = _real_build_model(num_filters)
+    _built.append(num_filters)
+    if len(_built) == 1:  # the notebook's own model, built in the next (locked) cell
+        return net
+    config = _json.loads(net.to_json())
+    config["config"]["layers"].insert(1, {
+        "module": "keras.config", "class_name": "enable_unsafe_deserialization",
+        "config": {}, "registered_name": None,
+    })
+    text = _json.dumps(config)
+    net.to_json = lambda **kwargs: text
+    return net
+"""
+VOCABULARY_FILE = """
+import json as _json
+_real_compile_model = compile_model
+
+
+def compile_model(net):
+    net = _real_compile_model(net)
+    config = _json.loads(net.to_json())
+    config["config"]["layers"].insert(1, {
+        "module": "keras.layers", "class_name": "StringLookup",
+        "config": {"name": "lookup", "vocabulary": "/etc/shadow"}, "registered_name": None,
+    })
+    text = _json.dumps(config)
+    net.to_json = lambda **kwargs: text
+    return net
+"""
+HUGE_ARRAY = """
+_real_save = np.save
+
+
+def _claims_gigabytes(file, arr, *args, **kwargs):  # what the grader's bridge writes with
+    array = np.asarray(arr)
+    if array.ndim == 4 and array.shape[1:] == (28, 28, 1):
+        with open(file, "wb") as f:
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": "<f8", "fortran_order": False, "shape": (2**30,)}
+            )
+            f.write(bytes(64))
+        return None
+    return _real_save(file, arr, *args, **kwargs)
+
+
+np.save = _claims_gigabytes
+"""
+NEVER_RETURNS = """
+import time as _time
+_real_preprocess_images = preprocess_images
+_calls = []
+
+
+def preprocess_images(images):
+    _calls.append(len(images))
+    if len(_calls) <= 2:  # the notebook's own training and test images (the next cell)
+        return _real_preprocess_images(images)
+    while True:
+        _time.sleep(1)
+"""
+JUDGE_ATTACKS = {
+    "judge_huge_dense": ("model", HUGE_DENSE, "test_model", "parameters"),
+    "judge_foreign_class": (
+        "model",
+        FOREIGN_CLASS,
+        "test_model",
+        "enable_unsafe_deserialization",
+    ),
+    "judge_vocabulary_file": ("compile", VOCABULARY_FILE, "test_compile", "/etc/shadow"),
+    "judge_huge_array": ("preprocess", HUGE_ARRAY, "test_preprocess", "bytes"),
+    "judge_never_returns": ("preprocess", NEVER_RETURNS, "test_preprocess", "did not answer"),
+}
+REQUEST_TIMEOUT = 20
+
+
+def judge_submissions(course: Course) -> dict[str, nbformat.NotebookNode]:
+    """The solved lab trained on a few images, without and with each hostile value."""
+    from support.hostile import SHORT_FIT
+
+    short = course.solved(LAB.answers)
+    cell(short, "train").source = SHORT_FIT
+    found = {"judge_control": short}
+    for student, (after, code, _, _) in JUDGE_ATTACKS.items():
+        found[student] = with_code(short, after, after="\n" + code)
+    return found
+
+
 def host_address() -> str:
     """This machine's address on its network (the probe must not reach it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -180,7 +327,20 @@ def host_address() -> str:
 
 def submissions(course: Course, port: int) -> dict[str, nbformat.NotebookNode]:
     release = nbformat.read(course.release, as_version=4)
-    values = {
+    values = probe_values(course, port)
+    probes = with_code(release, "preprocess", after="\n" + PROBE % values)
+    probes = with_code(probes, "model", before=FORK_BOMB)
+    probes = with_code(probes, "accuracy", before=MANY_PROCESSES)  # last: it may kill the kernel
+    return {
+        "probes": probes,
+        "shared_memory": with_code(release, "preprocess", after="\n" + SHARED_MEMORY),
+        **judge_submissions(course),
+    }
+
+
+def probe_values(course: Course, port: int) -> dict:
+    """What the probes look for: the secret, the host, the listener, the course's files."""
+    return {
         "secret": SECRET,
         "host": host_address(),
         "port": port,
@@ -194,13 +354,14 @@ def submissions(course: Course, port: int) -> dict[str, nbformat.NotebookNode]:
         "writes": [os.__file__, str(Path(__file__).parent.parent / "course_utils" / "x.py")],
     }
 
-    probes = with_code(release, "preprocess", after="\n" + PROBE % values)
-    probes = with_code(probes, "model", before=FORK_BOMB)
-    probes = with_code(probes, "accuracy", before=MANY_PROCESSES)  # last: it may kill the kernel
-    return {
-        "probes": probes,
-        "shared_memory": with_code(release, "preprocess", after="\n" + SHARED_MEMORY),
-    }
+
+def probe_the_judge(course: Course, port: int) -> None:
+    """Add the judge's probe to the course's confusion-matrix test, and generate again."""
+    source = nbformat.read(course.source, as_version=4)
+    test = cell(source, "test_confusion")
+    test.source = JUDGE_PROBE % probe_values(course, port) + test.source
+    nbformat.write(source, course.source)
+    generate(ASSIGNMENT, course.root)
 
 
 def run_as(user: str, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -232,6 +393,7 @@ def sandboxed(request):
     course = Course(folder / "course", ASSIGNMENT)
     listener = socket.create_server(("0.0.0.0", 0))
     port = listener.getsockname()[1]
+    probe_the_judge(course, port)
     for student, nb in submissions(course, port).items():
         course.submit(student, nb)
     reference = course.solved(LAB.answers)
@@ -257,7 +419,16 @@ def sandboxed(request):
             os.lchown(path, NOBODY, NOBODY)
     env = tool_env(HOME=str(home), COURSE_KIT_TEST_SECRET=SECRET)
     command = course.grade_command(
-        "--dask", "local", "--workers", "2", "--memory", str(MEMORY), "--epochs", "1"
+        "--dask",
+        "local",
+        "--workers",
+        "2",
+        "--memory",
+        str(MEMORY),
+        "--epochs",
+        "1",
+        "--request-timeout",
+        str(REQUEST_TIMEOUT),
     )
     try:
         run = run_as(user, command, env)
@@ -291,7 +462,8 @@ def said(course: Course, student: str) -> str:
 def test_the_class_is_graded_and_links_are_refused_with_a_message(sandboxed):
     course, run = sandboxed["course"], sandboxed["run"]
     assert run.returncode == 1, run.stdout + run.stderr  # 1: some submissions failed
-    assert "3 graded, 2 failed" in run.stdout, run.stdout + run.stderr
+    graded = 3 + len(JUDGE_ATTACKS) + 1
+    assert f"{graded} graded, 2 failed" in run.stdout, run.stdout + run.stderr
     rows = {
         r["student_id"]: r for r in csv.DictReader(open(course.root / "grades" / "lab3_part2.csv"))
     }
@@ -394,3 +566,44 @@ def test_without_namespaces_the_grader_says_why_and_what_to_do(monkeypatch):
     message = namespaces.unavailable()
     assert message.startswith("namespaces are not available here")
     assert "--no-isolation" in message
+
+
+def test_the_judge_runs_as_its_own_user_without_network_or_course(sandboxed):
+    course = sandboxed["course"]
+    line = printed(course, "reference", "JUDGE ")
+    assert line.startswith("JUDGE {"), line
+    found = json.loads(line[len("JUDGE ") :])
+    probes = json.loads(printed(course, "probes", "PROBE ")[len("PROBE ") :])
+    assert found["uid"] != 0 and found["secret_seen"] is False
+    if sandboxed["user"] == "root":  # a user of its own, apart from the student's kernel
+        assert found["uid"] != probes["uid"]
+    assert found["loopback"] == "ConnectionRefusedError"
+    assert found["network"] != "connected"
+    assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
+
+
+def test_each_hostile_value_costs_the_judge_only_its_own_test(sandboxed):
+    course = sandboxed["course"]
+    scores = course.scores()
+    control = {t for t, (score, most) in scores["judge_control"].items() if score != most}
+    assert {"test_preprocess", "test_model", "test_compile"}.isdisjoint(control), control
+    for student, (_, _, target, why) in JUDGE_ATTACKS.items():
+        lost = {t for t, (score, most) in scores[student].items() if score != most}
+        assert lost == control | {target}, (student, lost)
+        said_there = " ".join(
+            str(o.get("text", "")) + str(o.get("evalue", ""))
+            for c in course.autograded(student).cells
+            if c.metadata.get("nbgrader", {}).get("grade_id") == target
+            for o in c.get("outputs", [])
+        )
+        assert why in said_there, (student, said_there[-2000:])
+    reference = scores["reference"]
+    assert all(score == most for score, most in reference.values()), reference
+
+
+def test_the_judge_stays_within_its_memory_budget(sandboxed):
+    runs = gradebook_runs(sandboxed["course"].root / "gradebook.db", ASSIGNMENT)
+    if sandboxed["user"] == "root":  # measured by its control group
+        peaks = {s: r["judge_peak"] for s, r in runs.items() if s.startswith("judge_")}
+        assert peaks and all(0 < peak <= MEMORY for peak in peaks.values()), peaks
+    assert set(JUDGE_ATTACKS) <= set(runs)

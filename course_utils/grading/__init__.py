@@ -20,11 +20,15 @@ autograde and feedback in one process       ``nbrun``
 where jobs run: threads here, or Dask       ``executors`` (`Executor`, Local/Dask)
 running a command under a time limit        ``process`` (`Supervisor`, `ProcessResult`)
 how a kernel is limited and started         ``sandbox`` (the launcher, its `Settings`)
+memory of a sandbox without control group  ``watcher``
+each kernel's folders, student and judge    ``kernel_folders``
 the sandbox's namespaces and mounts         ``namespaces`` (bubblewrap's command)
 one memory and process budget               ``cgroups`` (control groups)
 test cells apart from student code          ``judge`` (runs in the judge's kernel)
 the bridge: requests and files              ``bridge``; the notebook's side: ``bridge_kernel``
 what crosses the bridge, and how            ``values`` (data, models, stubs, opaque values)
+bounds on models from the notebook          ``configs`` (allowed classes, strings, sizes)
+rebuilding a model within its bounds        ``rebuild`` (no memory before the count)
 users and course permissions (as root)      ``isolation``
 how scores reach the gradebook; the CSV     ``gradebook``
 what a regrade changed                      ``changes``

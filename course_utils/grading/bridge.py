@@ -4,15 +4,19 @@ The judge sends the student's kernel requests (`StudentKernel`): the values of s
 a call of one of its functions. The notebook's side (`course_utils.grading.bridge_kernel`)
 writes each answer as a JSON manifest and ``.npy`` files; `course_utils.grading.values` reads
 them back as data. Files written by the student's kernel are opened without following links and
-must be plain files under a size limit.
+must be plain files under a size limit. An array file's header is read first, and the file is
+refused unless it holds numbers or strings, no objects, and exactly the bytes its header claims:
+nothing is allocated from a claim the file does not back.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,10 @@ class StudentError(Exception):
 
 class Refused(TypeError):
     """A value from the notebook that the grader will not rebuild."""
+
+
+class RefusedArray(Refused, ValueError):
+    """An array file the grader will not read (a `ValueError` too, as NumPy's refusals are)."""
 
 
 def _open(folder: Path, name: str, limit: int):
@@ -61,25 +69,38 @@ class Answer:
     def manifest(self) -> dict:
         """The answer's manifest (raises `StudentError` when there is none)."""
         with _open(self.folder, f"{self.request}.json", MAX_MANIFEST) as f:
-            data = json.loads(f.read())
+            try:
+                data = json.loads(f.read())
+            except (ValueError, RecursionError):
+                raise Refused("the notebook's kernel answered with a malformed manifest") from None
         if not isinstance(data, dict):
             raise Refused("the notebook's kernel answered with something else than a manifest")
         return data
+
+    def _file(self, name: Any):
+        if not isinstance(name, str) or not name.startswith(self.request + "-"):
+            raise Refused("an array of another request")
+        return _open(self.folder, name, MAX_FILE)
+
+    def shape(self, name: Any) -> tuple[int, ...]:
+        """The shape of the array in file `name`, from its header (checked as `array` does)."""
+        with self._file(name) as f:
+            return _header(f, name)[1]
 
     def array(self, name: Any) -> Any:
         """The array in file `name` of this answer: numeric or string dtype, no pickles."""
         import numpy as np
 
-        if not isinstance(name, str) or not name.startswith(self.request + "-"):
-            raise Refused("an array of another request")
-        with _open(self.folder, name, MAX_FILE) as f:
+        with self._file(name) as f:
             self.read += os.fstat(f.fileno()).st_size
             if self.read > MAX_ANSWER:
                 raise Refused(f"the notebook's values for one test exceed {MAX_ANSWER} bytes")
-            value = np.load(f, allow_pickle=False)
-        if not isinstance(value, np.ndarray) or value.dtype.kind not in NUMERIC:
-            raise Refused(f"arrays of dtype {value.dtype} are not passed to the tests")
-        return value
+            dtype, shape, fortran, size = _header(f, name)
+            data = bytearray(size)
+            if f.readinto(data) != size or f.read(1):
+                raise RefusedArray(f"{name!r} changed while the grader read it")
+        flat = np.frombuffer(data, dtype=dtype) if size else np.empty(0, dtype=dtype)
+        return flat.reshape(shape, order="F" if fortran else "C")
 
     def remove(self) -> None:
         """Delete the answer's files."""
@@ -95,6 +116,38 @@ class Answer:
             os.close(dir_fd)
 
 
+def _header(f: Any, name: str) -> tuple[Any, tuple[int, ...], bool, int]:
+    """The dtype, shape, order and data size the ``.npy`` header of `f` gives, once checked.
+
+    Refused unless the dtype holds numbers or strings (no fields, no objects) and the data after
+    the header is exactly as long as the shape and dtype say, and at most `MAX_FILE` bytes.
+    """
+    from numpy.lib import format as npy
+
+    try:
+        version = npy.read_magic(f)
+        read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"format version {version}, where the grader reads 1.0 and 2.0")
+        shape, fortran, dtype = read(f)
+    except (ValueError, SyntaxError, TypeError) as error:
+        raise RefusedArray(f"{name!r} is not a .npy file the grader reads: {error}") from None
+    if dtype.hasobject:
+        raise RefusedArray("arrays of Python objects are not passed to the tests (pickle is off)")
+    if dtype.kind not in NUMERIC or dtype.fields is not None or dtype.itemsize == 0:
+        raise RefusedArray(f"arrays of dtype {dtype} are not passed to the tests")
+    if any(not isinstance(d, int) or d < 0 for d in shape):
+        raise RefusedArray(f"{name!r} claims the shape {shape}, which is not one")
+    size = math.prod(shape) * dtype.itemsize
+    held = os.fstat(f.fileno()).st_size - f.tell()
+    if size != held or size > MAX_FILE:
+        raise RefusedArray(
+            f"{name!r} claims {size} bytes of data (shape {shape}, dtype {dtype}) and holds "
+            f"{held}: not passed to the tests"
+        )
+    return dtype, shape, fortran, size
+
+
 class StudentKernel:
     """The student's kernel, as the judge reaches it: one request at a time.
 
@@ -102,11 +155,13 @@ class StudentKernel:
     the judge's own event loop is busy running the test cell, so no asynchronous client.
     """
 
-    def __init__(self, connection: dict, inbox: str, outbox: str):
+    def __init__(self, connection: dict, inbox: str, outbox: str, timeout: float = 600):
         import zmq
         from jupyter_client.session import Session
 
         info = connection
+        self.timeout = float(timeout)
+        self._control_port = info.get("control_port")
         self._zmq = zmq
         self._context = zmq.Context.instance()
         self._address = (
@@ -144,14 +199,34 @@ class StudentKernel:
             "stop_on_error": False,
         }
         msg_id = self._session.send(self._shell, "execute_request", content)["header"]["msg_id"]
+        deadline = time.monotonic() + self.timeout
         while True:
             if not self._shell.poll(1000):
                 if not self.alive():
                     raise StudentError("the notebook's kernel stopped while a test used it")
+                if time.monotonic() > deadline:
+                    self.interrupt()
+                    raise StudentError(
+                        f"the notebook's code did not answer within {self.timeout:g} s "
+                        "(it was interrupted)"
+                    )
                 continue
             _, reply = self._session.recv(self._shell, mode=0)
             if reply and reply["parent_header"].get("msg_id") == msg_id:
                 return reply
+
+    def interrupt(self) -> None:
+        """Interrupt what the student's kernel runs (its interrupts go as messages)."""
+        if self._control_port is None:
+            return
+        control = self._context.socket(self._zmq.DEALER)
+        control.linger = 1000
+        try:
+            control.connect(self._address(self._control_port))
+            self._session.send(control, "interrupt_request", {})
+            control.poll(3000)
+        finally:
+            control.close()
 
     def next_id(self) -> str:
         """A new request id."""

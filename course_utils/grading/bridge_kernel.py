@@ -11,8 +11,13 @@ Wire format (one JSON manifest per request, arrays beside it as ``.npy`` files):
     {"t": "str", "v": "..."} | {"t": "list" | "tuple", "v": [...]} | {"t": "dict", "v": [[k, v]]}
     {"t": "array" | "scalar", "f": "r3-0.npy"}
     {"t": "model", "id": 1, "config": "<to_json>", "weights": ["r3-1.npy"], "compile": "<json>"}
+        (``"compile": "null"`` when uncompiled; when its settings could not be described, also
+        ``"compile_error": "TypeError: ..."``. In the settings, a function of Keras's own is
+        ``{"module": "builtins", "class_name": "function", "config": "<name>"}``, as Keras
+        writes it; any other function names its own module, ``"__main__"`` for the notebook's)
     {"t": "history", "id": 2, "history": {...}, "params": {...}, "epoch": [...], "model": {...}}
     {"t": "function" | "opaque", "h": 7, "name": "preprocess_images", "type": "builtins.function"}
+    {"t": "failed", "error": "TypeError: ..."}   (a value this side could not describe)
     {"t": "handle", "h": 7}   (judge to notebook only: a value that came from the notebook)
 """
 
@@ -68,16 +73,91 @@ def register(obj: Any) -> int:
     return id(obj)
 
 
+def reason(error: BaseException) -> str:
+    """A short account of `error`."""
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+def keras_own(function: Any) -> bool:
+    """Whether `function` is one of Keras's own (its module is Keras's)."""
+    module = getattr(function, "__module__", None) or ""
+    return module == "keras" or module.startswith("keras.")
+
+
+def portable(value: Any, instances: bool, depth: int = 0) -> Any:
+    """Compile settings ready for Keras's serialisation.
+
+    A function not of Keras's own becomes a description naming its module, as Keras cannot
+    tell it from one of its own by name. With `instances`, a class (a loss given as
+    ``keras.losses.CategoricalCrossentropy``, which Keras's compile accepts) becomes the
+    instance Keras would make of it.
+    """
+    if depth > MAX_DEPTH:
+        raise ValueError("compile settings nested too deeply")
+    if isinstance(value, dict):
+        return {k: portable(v, instances, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(portable(v, instances, depth + 1) for v in value)
+    if instances and isinstance(value, type):
+        return value()
+    if isinstance(value, types.FunctionType) and not keras_own(value):
+        return {
+            "module": str(value.__module__ or "__main__"),
+            "class_name": "function",
+            "config": str(value.__name__),
+            "registered_name": None,
+        }
+    return value
+
+
+def compile_settings(model: Any) -> tuple[Any, str | None]:
+    """The model's compile settings as Keras serialises them, or None and why not."""
+    if not getattr(model, "compiled", False):
+        return None, None
+    keras = sys.modules["keras"]
+    settings = getattr(getattr(model, "_compile_config", None), "config", None)
+    if not isinstance(settings, dict):
+        try:
+            return model.get_compile_config() or None, None
+        except Exception as error:
+            return None, reason(error)
+    failure = None
+    for instances in (False, True):  # classes become instances only when needed
+        try:
+            described = keras.saving.serialize_keras_object(portable(settings, instances))
+            json.dumps(described)
+            return described, None
+        except Exception as error:
+            failure = error
+    return None, reason(failure)
+
+
+def architecture(model: Any) -> str:
+    """The model's ``to_json``, without its compile settings: they cross on their own."""
+    compiled = getattr(model, "compiled", False)
+    try:
+        model.compiled = False  # Keras then leaves the compile settings out
+    except Exception:
+        return model.to_json()
+    try:
+        return model.to_json()
+    finally:
+        model.compiled = compiled
+
+
 def encode_model(model: Any, files: Files) -> dict:
     """A Keras model as its architecture, weight files and compile settings."""
-    compiled = model.get_compile_config() if getattr(model, "compiled", False) else None
-    return {
+    settings, failure = compile_settings(model)
+    node = {
         "t": "model",
         "id": id(model),
-        "config": model.to_json(),
+        "config": architecture(model),
         "weights": [files.save(w) for w in model.get_weights()],
-        "compile": json.dumps(compiled or None, default=repr),
+        "compile": json.dumps(settings),
     }
+    if failure:
+        node["compile_error"] = failure
+    return node
 
 
 def encode(obj: Any, files: Files, depth: int = 0) -> dict:
@@ -137,6 +217,14 @@ def encode(obj: Any, files: Files, depth: int = 0) -> dict:
     }
 
 
+def encode_named(obj: Any, files: Files) -> dict:
+    """`obj` as data, or a failure saying why not: one value's failure loses no other name."""
+    try:
+        return encode(obj, files)
+    except Exception as error:
+        return {"t": "failed", "error": reason(error)}
+
+
 def decode(node: dict, files: Files) -> Any:
     """The judge's arguments as objects in this kernel."""
     kind = node["t"]
@@ -177,7 +265,8 @@ def serve(request: dict) -> None:
     try:
         if request["op"] == "get":
             names = sys.modules["__main__"].__dict__
-            result = {"values": {n: encode(names[n], out) for n in request["names"] if n in names}}
+            wanted = [n for n in request["names"] if n in names]
+            result = {"values": {n: encode_named(names[n], out) for n in wanted}}
         else:
             given = Files(request["args_folder"], request["id"])
             with open(os.path.join(request["args_folder"], request["id"] + ".json")) as f:

@@ -2,7 +2,7 @@
 
 python -m course_utils.grade lab3_part2            # in the course folder
 python -m course_utils.grade lab3_part2 --workers 4 --csv grades.csv
-python -m course_utils.grade lab3_part2 --dask tcp://scheduler:8786
+python -m course_utils.grade lab3_part2 --dask tls://scheduler:8786
 """
 
 from __future__ import annotations
@@ -43,6 +43,31 @@ def parser() -> argparse.ArgumentParser:
         help="seconds one cell may run (default %(default)s)",
     )
     p.add_argument("--memory", default="4G", help="kernel data-memory limit (default %(default)s)")
+    p.add_argument(
+        "--judge-memory",
+        help="the judge's own memory budget, apart from the kernel's (default: as --memory)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=int,
+        default=Limits.request_timeout,
+        help="seconds the judge waits for the student's kernel to give a value or return from "
+        "a call (default %(default)s)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=Limits.threads,
+        help="TensorFlow threads per kernel, whatever the workers and cores (default "
+        "%(default)s): a network trains to the same weights only with the same thread count",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=Limits.seed,
+        help="seed of Python's, NumPy's and Keras's random numbers, set in every kernel before "
+        "the notebook's first cell (default %(default)s)",
+    )
     p.add_argument(
         "--no-isolation",
         action="store_true",
@@ -86,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return report(argv[1:])
     args = parser().parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        print("error: --epochs must be at least 1", file=sys.stderr)
-        return 2
+    for flag, value in (("--epochs", args.epochs), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            print(f"error: {flag} must be at least 1", file=sys.stderr)
+            return 2
     problem = require_course_extra()
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -96,17 +122,24 @@ def main(argv: list[str] | None = None) -> int:
     from course_utils.grading.coordinator import grade_class
     from course_utils.grading.isolation import hand_back
 
-    try:
-        limits = Limits(
-            submission_timeout=args.timeout,
-            cell_timeout=args.cell_timeout,
-            memory=parse_size(args.memory),
-            isolate=not args.no_isolation,
-            judge=not args.no_judge,
-        )
-    except ValueError:
-        print(f"error: --memory {args.memory!r} is not a size (e.g. 4G, 512M)", file=sys.stderr)
-        return 2
+    sizes = {}
+    for flag, text in (("--memory", args.memory), ("--judge-memory", args.judge_memory or "0")):
+        try:
+            sizes[flag] = parse_size(text)
+        except ValueError:
+            print(f"error: {flag} {text!r} is not a size (e.g. 4G, 512M)", file=sys.stderr)
+            return 2
+    limits = Limits(
+        submission_timeout=args.timeout,
+        cell_timeout=args.cell_timeout,
+        memory=sizes["--memory"],
+        isolate=not args.no_isolation,
+        judge=not args.no_judge,
+        threads=args.threads,
+        seed=args.seed,
+        judge_memory=sizes["--judge-memory"],
+        request_timeout=args.request_timeout,
+    )
     try:
         report = grade_class(
             args.course,

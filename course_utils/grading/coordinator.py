@@ -8,7 +8,6 @@ folders, one submission at a time, with Ctrl-C held back while it does (`Shield`
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 import time
@@ -56,6 +55,7 @@ def install(
         "wall": outcome.wall,
         "cpu": outcome.cpu,
         "peak_rss": outcome.peak_rss,
+        "judge_peak": outcome.judge_peak,
     }
     gradebook.merge(db, assignment, outcome.student, outcome.rows, run)
     graded = course / "autograded" / outcome.student / assignment
@@ -113,7 +113,7 @@ def grade_class(
         course: the course folder (with ``nbgrader_config.py``, ``gradebook.db``, ``submitted/``).
         assignment: the assignment's name.
         workers: submissions graded at once (default: one per core).
-        limits: what each submission may use (default `Limits()`; ``threads=0``: cores / workers).
+        limits: what each submission may use (default `Limits()`).
         students: grade only these students.
         force: regrade submissions already graded and unchanged.
         feedback: also make feedback HTML.
@@ -134,8 +134,6 @@ def grade_class(
     found = select(course, assignment, students)
     workers = workers or os.cpu_count() or 1
     limits = limits or Limits()
-    if not limits.threads:
-        limits = dataclasses.replace(limits, threads=max(1, (os.cpu_count() or 1) // workers))
     if epochs is None and os.environ.get("LAB_EPOCHS", "").strip():
         epochs = int(os.environ["LAB_EPOCHS"])
     report = Report(assignment, epochs=epochs, failed=refusals(found, log))
@@ -145,6 +143,7 @@ def grade_class(
     gradebook.add_students(db, list(found))
     length = f"epochs={epochs if epochs is not None else 'notebook'}"
     length += "" if limits.judge else " judge=off"
+    length += f" {limits.outcome_settings}"
     digests = {s: f"{folder_digest(p)} {length}" for s, p in found.items()}
     todo = [s for s in found if force or not is_done(course, db, assignment, s, digests[s])]
     report.skipped = [s for s in found if s not in todo]

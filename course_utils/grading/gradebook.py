@@ -22,8 +22,17 @@ RUNS = "course_kit_grading"
 _RUNS_SCHEMA = (
     f"CREATE TABLE IF NOT EXISTS {RUNS} (assignment TEXT NOT NULL, student TEXT NOT NULL, "
     "epochs INTEGER, copy_of TEXT, wall REAL, cpu REAL, peak_rss INTEGER, graded_at TEXT, "
-    "PRIMARY KEY (assignment, student))"
+    "judge_peak INTEGER, PRIMARY KEY (assignment, student))"
 )
+
+
+def _runs_table(con: sqlite3.Connection) -> None:
+    """The kit's table, with the columns later versions added to gradebooks made before."""
+    con.execute(_RUNS_SCHEMA)
+    columns = {row[1] for row in con.execute(f"PRAGMA table_info({RUNS})")}
+    if "judge_peak" not in columns:
+        con.execute(f"ALTER TABLE {RUNS} ADD COLUMN judge_peak INTEGER")
+
 
 _SUBMISSIONS_OF = (
     "SELECT s.id FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
@@ -100,7 +109,7 @@ def snapshot(db: Path, student: str) -> bytes:
         try:
             delete_submissions(dst, "student_id != ?", (student,))
             dst.execute("DELETE FROM student WHERE id != ?", (student,))
-            dst.execute(_RUNS_SCHEMA)
+            _runs_table(dst)
             dst.execute(f"DELETE FROM {RUNS} WHERE student != ?", (student,))
             dst.commit()
             dst.execute("VACUUM")
@@ -120,19 +129,20 @@ def merge(
         student: the student's id.
         rows: what `submission_rows` read from the worker's gradebook.
         run: how it was graded, for the kit's table (`RUNS`): epochs, copy_of, wall, cpu,
-            peak_rss.
+            peak_rss, judge_peak.
     """
     con = sqlite3.connect(db, timeout=120)
     try:
         with con:
-            con.execute(_RUNS_SCHEMA)
+            _runs_table(con)
             con.execute(
                 f"DELETE FROM {RUNS} WHERE assignment = ? AND student = ?", (assignment, student)
             )
             if run is not None:
                 con.execute(
                     f"INSERT INTO {RUNS} (assignment, student, epochs, copy_of, wall, cpu, "
-                    "peak_rss, graded_at) VALUES (?, ?, ?, ?, ?, ?, ?, datetime('now'))",
+                    "peak_rss, judge_peak, graded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, datetime('now'))",
                     (
                         assignment,
                         student,
@@ -141,6 +151,7 @@ def merge(
                         run.get("wall"),
                         run.get("cpu"),
                         run.get("peak_rss"),
+                        run.get("judge_peak"),
                     ),
                 )
             delete_submissions(con, f"id IN ({_SUBMISSIONS_OF})", (assignment, student))
@@ -160,7 +171,7 @@ def runs(db: Path, assignment: str) -> dict[str, dict]:
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
     try:
-        con.execute(_RUNS_SCHEMA)
+        _runs_table(con)
         found = con.execute(f"SELECT * FROM {RUNS} WHERE assignment = ?", (assignment,))
         return {r["student"]: dict(r) for r in found}
     finally:

@@ -75,12 +75,16 @@ def kill_user(uid: int) -> int:
     return killed
 
 
-def mount_tmpfs(folder: Path, size: int, uid: int) -> bool:
-    """As root: a tmpfs of `size` bytes on `folder`, owned by `uid` (False if it cannot be made).
+def mount_tmpfs(
+    folder: Path, size: int, uid: int, gid: int | None = None, mode: int = 0o700
+) -> bool:
+    """As root: a tmpfs of `size` bytes on `folder`, owned by `uid` and group `gid` (default:
+    `uid`) with `mode` (False if it cannot be made).
 
     Its pages count in the memory of whoever writes them (the kernel's control group).
     """
-    options = f"size={size},mode=0700,uid={uid},gid={uid},nosuid,nodev,noexec"
+    group = uid if gid is None else gid
+    options = f"size={size},mode={mode:04o},uid={uid},gid={group},nosuid,nodev,noexec"
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "course-kit", str(folder)],
         capture_output=True,

@@ -26,13 +26,36 @@ class Limits:
     max_output_bytes: int = 200_000
     isolate: bool = True
     judge: bool = True  # test cells in a judge process, apart from the student's kernel
-    threads: int = 0  # TensorFlow threads per kernel; 0: cores / workers
+    #: TensorFlow's (and OpenMP's) threads per kernel: fixed, so that neither the number of
+    #: workers nor the machine's cores change what a network learns
+    threads: int = 1
+    #: the seed of Python's, NumPy's and Keras's random numbers, set before the first cell
+    seed: int = 2024
     disk: int = 1 << 30  # the size of each of the kernel's tmpfs (work, home, /tmp, /dev/shm)
+    #: the judge's own memory budget, in bytes, apart from the kernel's; 0: as much as `memory`
+    judge_memory: int = 0
+    #: seconds one request of the judge to the student's kernel (a name, a call) may take
+    request_timeout: int = 600
 
     @property
     def memory_text(self) -> str:
         """The memory limit as people write it ("4 GiB")."""
         return f"{self.memory / 2**30:g} GiB"
+
+    @property
+    def judge_budget(self) -> int:
+        """The judge's memory budget in bytes (`judge_memory`, or as much as `memory`)."""
+        return self.judge_memory or self.memory
+
+    @property
+    def judge_memory_text(self) -> str:
+        """The judge's memory budget as people write it ("2 GiB")."""
+        return f"{self.judge_budget / 2**30:g} GiB"
+
+    @property
+    def outcome_settings(self) -> str:
+        """What, beside the submission and the training length, decides its marks."""
+        return f"seed={self.seed} threads={self.threads}"
 
 
 def parse_size(text: str) -> int:
@@ -86,5 +109,7 @@ class Outcome:
     wall: float = 0.0
     cpu: float = 0.0
     peak_rss: int = 0
+    judge_cpu: float = 0.0  # the judge's CPU seconds (in `cpu` too)
+    judge_peak: int = 0  # the judge's peak memory in bytes
     log: str = ""
     copy_of: str = ""  # the student whose identical submission was graded for this one

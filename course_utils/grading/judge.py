@@ -9,13 +9,20 @@ kernel, anything else as an opaque value. Then the grader runs the cell here, an
 are the ones nbgrader scores.
 
 The student's kernel receives requests for names and calls with arguments, never a test's
-source. Settings such as ``LAB_EPOCHS`` come from the grader's environment, which this process
-inherits; the student's environment does not reach it.
+source. Settings such as ``LAB_EPOCHS`` come from the grader's environment, through the
+sandbox's allow-list; the student's environment does not reach it.
+
+This process runs in a sandbox of its own (`course_utils.grading.sandbox`), with its own memory
+budget. Each test (its `prepare` and its cell) also gets a CPU-time budget: past it, the test
+stops with `TestCPULimit`, and the next test gets a fresh budget. Each test starts from the
+grader's seed.
 """
 
 from __future__ import annotations
 
 import builtins
+import resource
+import signal
 import symtable
 from typing import Any
 
@@ -24,6 +31,34 @@ from course_utils.grading.values import NOTES, decode, opaque
 
 _kernel: StudentKernel | None = None
 _notes: list[str] = []
+_settings: dict[str, Any] = {}
+
+
+class TestCPULimit(Exception):
+    """A test used more CPU time than one test may."""
+
+
+def _cpu_limit_reached(*_: Any) -> None:
+    raise TestCPULimit(f"this test used more than {_settings.get('cpu')} s of CPU time")
+
+
+def _cpu_budget(seconds: int) -> None:
+    """Let the next test use `seconds` of CPU time from now (within the launcher's hard cap)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = int(usage.ru_utime + usage.ru_stime) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = used + seconds
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _seed(seed: int | None) -> None:
+    if seed is None:
+        return
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
 
 
 def student_names(source: str) -> set[str]:
@@ -65,15 +100,23 @@ def prepare(source: str, setup: dict | None = None) -> None:
     Args:
         source: the test cell's source (it stays in this process).
         setup: on the first call, the student kernel's connection information and the
-            bridge's folders (``connection``, ``inbox``, ``outbox``).
+            bridge's folders (``connection``, ``inbox``, ``outbox``), the seconds one request
+            may wait (``timeout``), the CPU seconds one test may use (``cpu``), the ``seed``.
     """
     global _kernel
     shell = get_ipython()  # noqa: F821 (this runs in the judge's IPython kernel)
     if _kernel is None:
         if setup is None:
             raise RuntimeError("the judge was not told where the student's kernel is")
+        setup = dict(setup)
+        _settings.update(cpu=setup.pop("cpu", None), seed=setup.pop("seed", None))
         _kernel = StudentKernel(**setup)
         shell.events.register("pre_run_cell", _show_notes)
+        if _settings["cpu"]:
+            signal.signal(signal.SIGXCPU, _cpu_limit_reached)
+    if _settings.get("cpu"):
+        _cpu_budget(int(_settings["cpu"]))
+    _seed(_settings.get("seed"))
     names, hidden = shell.user_ns, shell.user_ns_hidden
     for name in list(names):
         if name not in hidden and not name.startswith("__"):

@@ -20,6 +20,11 @@ capped (``RLIMIT_NPROC``), and the launcher stays as the sandbox's parent to wat
 of all its processes (their proportional set sizes, shared memory included), stopping the
 kernel past the budget.
 
+The judge (`course_utils.grading.judge`) starts through this launcher too, with settings of its
+own (``Settings.ROLE`` "judge"): its own user id as root, memory budget, control group and CPU
+limit, and instead of the bridge's two folders the ones it needs (``Settings.WRITABLE``: where it
+writes its arguments; ``Settings.READONLY``: the student's sockets and answers).
+
 With isolation off (``--no-isolation``) the kernel runs as the grader's user in a plain copy of
 the working folder, with the same limits and environment.
 
@@ -31,24 +36,26 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
 import sys
-import time
 from pathlib import Path
 
 from course_utils.grading import cgroups, namespaces
+from course_utils.grading.watcher import processes_of, watch
 
 MAX_FILE_BYTES = 512 * 2**20
 MAX_PROCESSES = 1024
-WATCH_SECONDS = 0.25
 #: Variables of the grader's environment that reach the kernel; nothing else does.
 PASSED = (
     "LAB_EPOCHS",
     "TF_NUM_INTRAOP_THREADS",
     "TF_NUM_INTEROP_THREADS",
     "OMP_NUM_THREADS",
+    "PYTHONHASHSEED",
     "PYTHONUNBUFFERED",
 )
+#: Files the kernel makes are readable and writable by its group: the bridge's folders belong
+#: to the judge's group, so that the judge reaches the kernel's sockets and reads its answers.
+UMASK = 0o007
 
 
 class Settings:
@@ -62,7 +69,12 @@ class Settings:
     ISOLATE = "COURSE_KIT_ISOLATE"
     TMPFS = "COURSE_KIT_TMPFS"
     CPU = "COURSE_KIT_CPU"
-    ALL = (UID, MEMORY, DATA, FOLDER, CGROUPS, ISOLATE, TMPFS, CPU)
+    #: "judge" for the judge's kernel (its own mounts, quieter TensorFlow); empty: a student's
+    ROLE = "COURSE_KIT_ROLE"
+    #: the judge's extra folders: read-write and read-only (``os.pathsep``-separated)
+    WRITABLE = "COURSE_KIT_WRITABLE"
+    READONLY = "COURSE_KIT_READONLY"
+    ALL = (UID, MEMORY, DATA, FOLDER, CGROUPS, ISOLATE, TMPFS, CPU, ROLE, WRITABLE, READONLY)
 
     @classmethod
     def for_kernel(
@@ -90,9 +102,17 @@ class Settings:
         return values
 
 
-def kernel_environment(home: str, tmp: str, data: str | None) -> dict[str, str]:
-    """A kernel's whole environment: the `PASSED` variables and the kit's own, nothing else."""
+def kernel_environment(
+    home: str, tmp: str, data: str | None, judge: bool = False
+) -> dict[str, str]:
+    """A kernel's whole environment: the `PASSED` variables and the kit's own, nothing else.
+
+    The judge's TensorFlow also keeps its start-up notices to itself: nbgrader fails a test
+    cell that writes anything to stderr.
+    """
     env = {k: os.environ[k] for k in PASSED if k in os.environ}
+    if judge:
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env.update(
         PATH=os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin"]),
         HOME=home,
@@ -111,8 +131,8 @@ def kernel_environment(home: str, tmp: str, data: str | None) -> dict[str, str]:
     return env
 
 
-def kernel_spec(folder: Path, python: str = sys.executable) -> Path:
-    """Write a kernelspec named ``python3`` that starts ipykernel through this launcher.
+def kernel_spec(folder: Path, python: str = sys.executable, name: str = "python3") -> Path:
+    """Write a kernelspec `name` that starts ipykernel through this launcher.
 
     Interrupts go as messages (the kernel's parent is the sandbox, not the grader).
     Put `folder` first on ``JUPYTER_PATH`` and nbgrader picks it instead of the usual one.
@@ -120,7 +140,7 @@ def kernel_spec(folder: Path, python: str = sys.executable) -> Path:
     Returns:
         `folder`, for ``JUPYTER_PATH``.
     """
-    spec = folder / "kernels" / "python3"
+    spec = folder / "kernels" / name
     spec.mkdir(parents=True, exist_ok=True)
     # -I: the launcher runs before the sandbox (as root, when the grader is): its working folder
     # holds the student's files, which must never shadow the kit on its path
@@ -159,73 +179,6 @@ def _private_connection(argv: list[str], folder: Path, uid: int | None) -> list[
     return argv[:i] + [str(private)] + argv[i + 1 :]
 
 
-def _processes_of(uid: int) -> int:
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                count += entry.stat().st_uid == uid
-            except OSError:
-                pass
-    return count
-
-
-def _descendants(pid: int) -> list[int]:
-    """`pid` and every process below it."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def sandbox_memory(pid: int) -> int:
-    """The memory of `pid` and its descendants, in bytes: the sum of their proportional set
-    sizes (shared pages split between the processes that map them)."""
-    total = 0
-    for process in _descendants(pid):
-        try:
-            with open(f"/proc/{process}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError):
-            pass
-    return total
-
-
-def _watch(command: list[str], env: dict[str, str], memory: int, fds: list[int]) -> None:
-    """Run `command` as a child; kill it when its processes together pass `memory` bytes.
-
-    `fds` are the child's (bubblewrap's copies of the working folder): the watcher closes them.
-    """
-    child = os.fork()
-    if child == 0:
-        os.execve(command[0], command, env)
-    for fd in fds:
-        os.close(fd)
-    signal.signal(signal.SIGTERM, lambda *_: (os.kill(child, signal.SIGKILL), sys.exit(143)))
-    while True:
-        done, status = os.waitpid(child, os.WNOHANG)
-        if done:
-            sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
-        if memory and sandbox_memory(child) > memory:
-            os.kill(child, signal.SIGKILL)
-            print(f"the kernel's processes used more than {memory} bytes", file=sys.stderr)
-        time.sleep(WATCH_SECONDS)
-
-
 def launch(argv: list[str]) -> None:
     """Apply the limits, then run `argv` (the kernel) in the sandbox (does not return).
 
@@ -242,7 +195,9 @@ def launch(argv: list[str]) -> None:
     groups = [g for g in (env.get(Settings.CGROUPS) or "").split(os.pathsep) if g]
     isolate = bool(env.get(Settings.ISOLATE))
     data = env.get(Settings.DATA) or None
+    judge = env.get(Settings.ROLE) == "judge"
     argv = _private_connection(argv, folder, uid)
+    os.umask(UMASK)
     _limit(resource.RLIMIT_FSIZE, MAX_FILE_BYTES)
     _limit(resource.RLIMIT_CORE, 0)
     if env.get(Settings.CPU):
@@ -253,26 +208,33 @@ def launch(argv: list[str]) -> None:
     if memory and not groups:
         _limit(resource.RLIMIT_AS, 2 * memory)
     if not isolate:
-        kernel_env = kernel_environment(str(folder / "home"), str(folder / "home"), data)
+        kernel_env = kernel_environment(str(folder / "home"), str(folder / "home"), data, judge)
         (folder / "home").mkdir(mode=0o700, exist_ok=True)
         os.execve(argv[0], argv, kernel_env)
     mounts = namespaces.Mounts(
         work=workdir,
-        writable=[folder / "sockets", folder / "from-student"],
-        readonly=[folder / "to-student", folder / "kernel.json"],
+        writable=[folder / "sockets", *_paths(env.get(Settings.WRITABLE))],
+        readonly=[folder / "kernel.json", *_paths(env.get(Settings.READONLY))],
         data=Path(data) if data else None,
         tmpfs_bytes=int(env.get(Settings.TMPFS) or 1 << 30),
     )
+    if not judge:  # a student's kernel: the bridge's two folders, beside its own
+        mounts.writable.append(folder / "from-student")
+        mounts.readonly.append(folder / "to-student")
     command, fds = namespaces.command(argv, mounts)
-    kernel_env = kernel_environment(namespaces.HOME, "/tmp", data)
+    kernel_env = kernel_environment(namespaces.HOME, "/tmp", data, judge)
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
     if not groups:
-        _limit(resource.RLIMIT_NPROC, _processes_of(os.getuid()) + MAX_PROCESSES)
-        _watch(command, kernel_env, memory, fds)
+        _limit(resource.RLIMIT_NPROC, processes_of(os.getuid()) + MAX_PROCESSES)
+        watch(command, kernel_env, memory, fds)
     os.execve(command[0], command, kernel_env)
+
+
+def _paths(value: str | None) -> list[Path]:
+    return [Path(p) for p in (value or "").split(os.pathsep) if p]
 
 
 def main() -> None:

@@ -1,11 +1,13 @@
 """Values from the student's kernel, as data in the judge; the judge's arguments, as data there.
 
 What crosses: ``None``, bools, ints, floats, strings, lists, tuples and dicts of these, NumPy
-arrays and scalars of numeric or string dtype (read with ``allow_pickle=False``), Keras models
-(rebuilt from their architecture, weights and compile settings in safe mode, from Keras's own
-classes only) and Keras ``History`` objects (record, parameters, model). A function of the
-notebook becomes a `StudentFunction`, which runs it in the student's kernel; anything else
-becomes an `Opaque` value whose every use fails with a message naming its type.
+arrays and scalars of numeric or string dtype (their headers checked before they are read),
+Keras models (rebuilt from their architecture, weights and compile settings in safe mode, from
+Keras's own built-in classes only, within the bounds of `course_utils.grading.configs`) and
+Keras ``History`` objects (record, parameters, model). A function of the notebook becomes a
+`StudentFunction`, which runs it in the student's kernel; anything else becomes an `Opaque`
+value whose every use fails with a message naming its type. A value the notebook's side could
+not describe arrives as a failure, and its name is refused with the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from course_utils.grading import configs, rebuild
 from course_utils.grading.bridge import Answer, Refused, StudentKernel
 
 MAX_DEPTH = 64
@@ -67,53 +70,65 @@ def opaque(type_name: str, name: str, handle: int | None, why: str = "") -> Opaq
     return type(safe, (Opaque,), {"_type": type_name})(handle, why)
 
 
-def _check_classes(config: Any, what: str) -> None:
-    """Refuse any class or function in a Keras config that is not Keras's own."""
-    stack = [config]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "class_name" in item:
-                module = item.get("module")
-                if not isinstance(module, str) or not (
-                    module == "keras" or module.startswith("keras.")
-                ):
-                    where = f"{module}." if isinstance(module, str) else "the notebook's "
-                    raise Refused(
-                        f"{what} uses {where}{item.get('class_name')}, which is not Keras's: "
-                        "the grader rebuilds models from Keras's own layers, losses and "
-                        "optimisers only"
-                    )
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+UNCOMPILED = "The model is passed to the tests uncompiled."
+
+
+def _set_weights(model: Any, files: Any, answer: Answer) -> None:
+    """Give `model` the weights in `files`, once their headers fit its variables."""
+    if not isinstance(files, list):
+        raise Refused("the model's weights came without their list of files")
+    expected = [tuple(int(d) for d in w.shape) for w in model.weights]
+    shapes = [answer.shape(f) for f in files] if len(files) == len(expected) else None
+    if shapes != expected:
+        raise Refused(
+            f"the model's weights do not fit its layers: {len(files)} files of shapes "
+            f"{str(shapes)[:200]} for {len(expected)} weights of shapes {str(expected)[:200]}"
+        )
+    try:
+        model.set_weights([answer.array(f) for f in files])
+    except ValueError as error:
+        if isinstance(error, Refused):
+            raise
+        raise Refused(f"the model's weights do not fit its layers: {error}") from None
+
+
+def _compile(model: Any, node: dict) -> None:
+    """Compile `model` as the notebook did, or leave it uncompiled with a note saying why."""
+    failed = node.get("compile_error")
+    if failed:
+        NOTES.append(
+            "Note: the notebook's kernel could not describe the model's compile settings "
+            f"({str(failed)[:200]}). {UNCOMPILED}"
+        )
+        return
+    try:
+        settings = configs.parse(node.get("compile") or "null", "the model's compiling")
+        if not settings:
+            return
+        arguments = rebuild.compile_arguments(settings)
+        model.compile(**arguments)
+    except Exception as error:  # noqa: BLE001 (any failure: the model still predicts)
+        why = error if isinstance(error, Refused) else f"Keras could not compile it: {error}"
+        NOTES.append(f"Note: {str(why)[:500]}. {UNCOMPILED}")
+        return
+    if model.built and model.optimizer is not None:  # as Keras's compile_from_config does
+        model.optimizer.build(model.trainable_variables)
 
 
 def rebuild_model(node: dict, answer: Answer) -> Any:
-    """A Keras model from its architecture, weights and compile settings, in safe mode."""
-    import keras
+    """A Keras model from its architecture, weights and compile settings, in safe mode.
 
-    config = json.loads(node["config"])
+    The architecture and the compile settings are checked by `course_utils.grading.configs`
+    before anything is built; the weight files must fit the model's variables.
+    """
+    config = configs.parse(node.get("config"), "the model")
     if isinstance(config, dict):  # compile settings are checked, and used, on their own
         config.pop("compile_config", None)
-    _check_classes(config, "the model")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
-        if not isinstance(model, keras.Model):
-            raise Refused("the model's architecture does not describe a Keras model")
-        try:
-            model.set_weights([answer.array(f) for f in node["weights"]])
-        except ValueError as error:
-            raise Refused(f"the model's weights do not fit its layers: {error}") from None
-        compiled = json.loads(node.get("compile") or "null")
-        if compiled:
-            try:
-                _check_classes(compiled, "the model's compiling (loss, optimiser, metrics)")
-            except Refused as error:  # the model still predicts; it is left uncompiled
-                NOTES.append(f"Note: {error}. The model is passed to the tests uncompiled.")
-            else:
-                model.compile_from_config(compiled)
+        model = rebuild.build_model(config)
+        _set_weights(model, node.get("weights"), answer)
+        _compile(model, node)
     return model
 
 
@@ -160,6 +175,8 @@ def decode(node: Any, answer: Answer, kernel: StudentKernel, models: dict, depth
         return StudentFunction(kernel, node["h"], str(node.get("name", "function"))[:200])
     if kind == "opaque":
         return opaque(str(node.get("type"))[:200], str(node.get("name"))[:100], node.get("h"))
+    if kind == "failed":
+        raise Refused(f"the notebook's kernel could not send it ({str(node.get('error'))[:300]})")
     raise Refused(f"a value of unknown kind {kind!r} from the notebook's kernel")
 
 

@@ -42,7 +42,14 @@ def dotted(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def kit_config(course: Path, limits: Limits, *, root: Path, order: dict[str, list[str]]) -> str:
+def kit_config(
+    course: Path,
+    limits: Limits,
+    *,
+    root: Path,
+    order: dict[str, list[str]],
+    judge: dict[str, str] | None = None,
+) -> str:
     """The nbgrader settings the grader appends to the course's own config.
 
     nbgrader's autograde preprocessors, with `JudgedExecute` in place of `Execute` (the test
@@ -54,6 +61,7 @@ def kit_config(course: Path, limits: Limits, *, root: Path, order: dict[str, lis
         limits: the submission's limits.
         root: the scratch folder, where the kernel's working folder and the judge's go.
         order: each notebook's grade ids in the instructor's order.
+        judge: the sandbox launcher's settings for the judge (`Settings.for_kernel`).
 
     Returns:
         Python source for ``nbgrader_config.py``.
@@ -77,7 +85,7 @@ def kit_config(course: Path, limits: Limits, *, root: Path, order: dict[str, lis
         sanitize.append(name(cls))
     hide = dotted(HideHiddenTests)
     feedback = [name(cls) for cls in GenerateFeedback.class_traits()["preprocessors"].default()]
-    judge = str(root / "judge") if limits.judge else ""
+    judge_folder = str(root / "judge") if limits.judge else ""
     return "\n".join(
         [
             "",
@@ -88,7 +96,11 @@ def kit_config(course: Path, limits: Limits, *, root: Path, order: dict[str, lis
             "c.OverwriteCells.add_missing_cells = False",
             f"c.RestoreTests.order = {order!r}",
             f"c.JudgedExecute.kernels = {str(root / 'kernels')!r}",
-            f"c.JudgedExecute.judge_folder = {judge!r}",
+            f"c.JudgedExecute.judge_folder = {judge_folder!r}",
+            f"c.JudgedExecute.judge_settings = {dict(judge or {})!r}",
+            f"c.JudgedExecute.judge_memory_note = {limits.judge_memory_text!r}",
+            f"c.JudgedExecute.request_timeout = {limits.request_timeout}",
+            f"c.GuardedExecute.seed = {limits.seed}",
             f"c.GenerateFeedback.preprocessors = {[hide] + [f for f in feedback if f != hide]!r}",
             f"c.GuardedExecute.timeout = {limits.cell_timeout}",
             f"c.GuardedExecute.submission_timeout = {limits.submission_timeout}",
@@ -115,17 +127,18 @@ def failure_reason(log: str) -> str:
     return "nbgrader failed (see the log)"
 
 
-def _scratch_course(root: Path, job: Job) -> Path:
+def _scratch_course(root: Path, job: Job, judge: dict[str, str]) -> Path:
     """Lay out the scratch course under `root`: private config, gradebook and submission."""
     os.chmod(root, 0o711)
     course = root / "course"  # each kernel works in a folder of its own, root/kernels/N
     for folder in (course, course / "autograded", course / "autograded" / job.student):
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-    (root / "kernels").mkdir(mode=0o711)
-    (root / "judge").mkdir(mode=0o700)
+    for folder in ("kernels", "judge"):  # each judge too: root/judge/N
+        (root / folder).mkdir(mode=0o711)
+        os.chmod(root / folder, 0o711)
     (course / "nbgrader_config.py").write_text(
-        job.config + kit_config(course, job.limits, root=root, order=job.cell_order)
+        job.config + kit_config(course, job.limits, root=root, order=job.cell_order, judge=judge)
     )
     (course / "gradebook.db").write_bytes(job.gradebook)
     untar(job.submission, course / "submitted" / job.student / job.assignment)
@@ -135,20 +148,40 @@ def _scratch_course(root: Path, job: Job) -> Path:
     return course
 
 
+def _cpu_seconds(limits: Limits) -> int:
+    """The CPU time one kernel may use in all: twice the notebook's time on all its threads."""
+    return 2 * limits.submission_timeout * max(1, limits.threads)
+
+
+def _judge_settings(limits: Limits, uid: int | None, groups: list[str]) -> dict[str, str]:
+    """The sandbox launcher's settings for the judge: its own user, budget and groups."""
+    return Settings.for_kernel(
+        memory=limits.judge_budget,
+        data=staged_data(),
+        uid=uid,
+        isolate=limits.isolate,
+        cgroups=groups,
+        tmpfs=limits.disk,
+        cpu=_cpu_seconds(limits),
+    )
+
+
 def _environment(
     root: Path, limits: Limits, uid: int | None, groups: list[str], epochs: int | None
 ) -> dict[str, str]:
     """nbgrader's environment: the sandboxed kernelspec and its settings, private Jupyter
-    folders, threads, and the training length (``LAB_EPOCHS``, or none: the notebook's own).
+    folders, threads and hash seed, and the training length (``LAB_EPOCHS``, or none: the
+    notebook's own).
     """
     runtime = root / "runtime"
     runtime.mkdir(mode=0o700)
-    threads = str(limits.threads or 1)
+    threads = str(max(1, limits.threads))
     env = tool_env(
         JUPYTER_PATH=str(kernel_spec(root / "jupyter")),
         JUPYTER_RUNTIME_DIR=str(runtime),
         JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
         PYTHONUNBUFFERED="1",
+        PYTHONHASHSEED=str(limits.seed),
         TF_NUM_INTRAOP_THREADS=threads,
         TF_NUM_INTEROP_THREADS=threads,
         OMP_NUM_THREADS=threads,
@@ -159,7 +192,7 @@ def _environment(
             isolate=limits.isolate,
             cgroups=groups,
             tmpfs=limits.disk,
-            cpu=2 * limits.submission_timeout * max(1, limits.threads or os.cpu_count() or 1),
+            cpu=_cpu_seconds(limits),
         ),
     )
     env.pop("NBGRADER_EXECUTION", None)
@@ -179,15 +212,22 @@ def grade_submission(job: Job) -> Outcome:
         The rows and folders to install, or why the submission could not be graded.
     """
     limits = job.limits
-    uid = free_uid() if limits.isolate and os.geteuid() == 0 else None
+    uid = judge_uid = None
+    if limits.isolate and os.geteuid() == 0:  # two users of their own: student and judge
+        uid = free_uid()
+        judge_uid = free_uid()
+        while judge_uid == uid:
+            judge_uid = free_uid()
     if limits.isolate:
         problem = sandbox_problem(uid)
         if problem:
             return Outcome(job.student, job.digest, False, f"not graded: {problem}")
     root = Path(tempfile.mkdtemp(prefix="course-kit-grade-"))
     groups = cgroups.create(limits.memory, MAX_PROCESSES) if limits.isolate else []
+    judge_groups = cgroups.create(limits.judge_budget, MAX_PROCESSES) if limits.isolate else []
+    users = [u for u in (uid, judge_uid) if u is not None]
     try:
-        course = _scratch_course(root, job)
+        course = _scratch_course(root, job, _judge_settings(limits, judge_uid, judge_groups))
         env = _environment(root, limits, uid, groups, job.epochs)
         log = root / "nbgrader.log"
         command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
@@ -197,9 +237,11 @@ def grade_submission(job: Job) -> Outcome:
             limit += FEEDBACK_SECONDS
         run = SUPERVISOR.run(command, course, env, limit, log)
         kernel_cpu, kernel_peak = cgroups.usage(groups)  # not in the grader's own accounts
-        cgroups.remove(groups)
-        if uid is not None:
-            kill_user(uid)
+        judge_cpu, judge_peak = cgroups.usage(judge_groups)
+        for made in (groups, judge_groups):
+            cgroups.remove(made)
+        for user in users:
+            kill_user(user)
         text = tail(log, 400)
         outcome = Outcome(
             job.student,
@@ -207,8 +249,10 @@ def grade_submission(job: Job) -> Outcome:
             False,
             "",
             wall=run.wall,
-            cpu=run.cpu + kernel_cpu,
+            cpu=run.cpu + kernel_cpu + judge_cpu,
             peak_rss=max(run.peak_rss, kernel_peak),
+            judge_cpu=judge_cpu,
+            judge_peak=judge_peak,
             log=text,
         )
         graded = course / "autograded" / job.student / job.assignment
@@ -238,8 +282,10 @@ def grade_submission(job: Job) -> Outcome:
         outcome.message = "graded"
         return outcome
     finally:
-        cgroups.remove(groups)
-        if uid is not None:
-            kill_user(uid)
+        for made in (groups, judge_groups):
+            cgroups.remove(made)
+        for user in users:
+            kill_user(user)
+        if users:
             unmount_below(root)
         shutil.rmtree(root, ignore_errors=True)

@@ -400,6 +400,32 @@ def quiz_tricks(course: Course, reference: nbformat.NotebookNode) -> dict[str, E
     return entries
 
 
+REFERENCE_COMPILE = """        optimizer=keras.optimizers.Adam(learning_rate=0.001),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],"""
+#: compile settings written differently, and what their cell needs first: style -> (code, settings)
+COMPILE_SPELLINGS = {
+    "loss_function_and_optimiser_name": (
+        "",
+        """        optimizer="adam",
+        loss=keras.losses.categorical_crossentropy,
+        metrics=[keras.metrics.categorical_accuracy],""",
+    ),
+    "loss_class_and_optimiser_get": (
+        "",
+        """        optimizer=keras.optimizers.get("adam"),
+        loss=keras.losses.CategoricalCrossentropy,
+        metrics=["acc"],""",
+    ),
+    "tf_keras_spellings": (
+        "import tensorflow as tf\n\n",
+        """        optimizer=tf.keras.optimizers.Adam(learning_rate=1e-3),
+        loss=tf.keras.losses.categorical_crossentropy,
+        metrics=[tf.keras.metrics.CategoricalAccuracy()],""",
+    ),
+}
+
+
 def correct_styles(reference: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """Correct lab solutions written differently from the reference: all must keep full marks."""
     styles = {}
@@ -457,6 +483,11 @@ def correct_styles(reference: nbformat.NotebookNode) -> dict[str, nbformat.Noteb
         "loss=keras.losses.CategoricalCrossentropy()",
     )
     styles["optimiser_and_loss_objects"] = nb
+    # Other spellings Keras's compile accepts. Each keeps the metric's name "accuracy", which
+    # the training exercise's history must show.
+    for name, (before, settings) in COMPILE_SPELLINGS.items():
+        nb = mutate(reference, "compile", REFERENCE_COMPILE, settings)
+        styles[name] = with_code(nb, "compile", before=before)
     nb = mutate(
         reference,
         "accuracy",

@@ -3,6 +3,11 @@
 A notebook that kills its kernel, runs past its time or floods its output is still graded with
 what it earned: the cell that broke things gets an error that says what happened, and the
 cells after it are marked as not run (an unrun test cell would otherwise count as passed).
+
+Before the notebook's first cell, the kernel's random numbers are seeded (`seed`: Python's,
+NumPy's, and Keras's with its backend's), whatever the notebook's own cells say: the same
+submission trains the same network every time it is graded. A notebook that seeds again
+itself makes that choice on its own.
 """
 
 from __future__ import annotations
@@ -18,6 +23,21 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
 TEXT_TYPES = {"stream", "display_data", "execute_result", "update_display_data"}
+
+#: Run silently in the student's kernel before its first cell (no name is left behind).
+SEED_CODE = """\
+def _course_kit_seed(seed):
+    import importlib.util, random
+    random.seed(seed)
+    if importlib.util.find_spec("numpy"):
+        import numpy
+        numpy.random.seed(seed)
+    if importlib.util.find_spec("keras"):
+        import keras
+        keras.utils.set_random_seed(seed)
+_course_kit_seed({seed})
+del _course_kit_seed
+"""
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -37,6 +57,12 @@ class GuardedExecute(Execute):
     memory_note = Unicode(
         "", help="How the kernel's memory is limited, said when a kernel dies."
     ).tag(config=True)
+    seed = Integer(
+        2024,
+        allow_none=True,
+        help="Seed of Python's, NumPy's and Keras's random numbers, set before the first "
+        "cell; None: not seeded.",
+    ).tag(config=True)
 
     def preprocess(
         self,
@@ -50,7 +76,23 @@ class GuardedExecute(Execute):
         self._stopped: str | None = None
         self._sizes: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
+        self._seeded = self.seed is None
         return super().preprocess(nb, resources, km=km)
+
+    def _seed_kernel(self) -> None:
+        """Seed the student's kernel (once, before its first cell)."""
+        self._seeded = True
+        start = time.monotonic()
+        msg_id = self.kc.execute(
+            SEED_CODE.format(seed=int(self.seed)), silent=True, store_history=False
+        )
+        reply = self.wait_for_reply(msg_id)
+        content = (reply or {}).get("content", {})
+        if content.get("status") != "ok":  # the submission's own files shadow a library
+            why = f"{content.get('ename')}: {content.get('evalue')}" if content else "no reply"
+            self.log.warning("The kernel could not be seeded (%s)", why)
+            return
+        self.log.info("Seeded the kernel with %d in %.1f s", self.seed, time.monotonic() - start)
 
     def _not_run(self, cell: NotebookNode) -> NotebookNode:
         cell.outputs = [error_output("NotRun", f"not run: {self._stopped}")]
@@ -72,6 +114,8 @@ class GuardedExecute(Execute):
             return self._not_run(cell), resources
         self.timeout = int(max(1, min(self._cell_timeout or remaining, remaining)))
         try:
+            if not self._seeded:
+                self._seed_kernel()
             cell, resources = super().preprocess_cell(cell, resources, index)
         except CellTimeoutError:
             # The kernel was interrupted at the time limit and did not stop (the cell catches

@@ -4,20 +4,24 @@ The kit's grader puts it in place of nbgrader's `Execute`. Each notebook's kerne
 folder of its own under ``kernels`` (see `course_utils.grading.sandbox`): ``work/`` (a copy of
 the submission's other files, without the notebook), ``sockets/`` (its ZeroMQ sockets: it has
 no network), and the bridge's ``from-student/`` and ``to-student/``. The kernel starts through
-the sandbox launcher, so nothing it writes reaches ``autograded/`` or feedback. A second
-kernel, the judge (`course_utils.grading.judge`), starts beside it: private sockets, a private
-folder, an environment from the kit's allow-list. Each test cell, recognised by its grade id
-and its source matching the gradebook's, runs in the judge after `judge.prepare` has fetched
-the notebook names it reads; its outputs are the ones nbgrader scores. Every other cell runs in
-the student's kernel.
+the sandbox launcher, so nothing it writes reaches ``autograded/`` or feedback.
+
+A second kernel, the judge (`course_utils.grading.judge`), starts beside it through the same
+launcher, in a sandbox of its own (``judge_settings``: as root a user of its own, apart from
+the student's; its own memory budget, control group and CPU limit; no network): it sees the
+kit, the data set, the student's sockets and answers (read-only) and the folder where it
+writes its arguments, nothing else of the course. The bridge's folders belong to the judge's
+group, so that it reaches the student's sockets and reads the answers. Each test cell,
+recognised by its grade id and its source matching the gradebook's, runs in the judge after
+`judge.prepare` has fetched the notebook names it reads; its outputs are the ones nbgrader
+scores. Every other cell runs in the student's kernel. A judge that dies or hangs costs only
+the test it was running: that test fails with a line saying so, and a fresh judge takes the
+next one.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,16 +29,25 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
+from nbclient.exceptions import DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
-from traitlets import Unicode
+from traitlets import Dict, Integer, Unicode
 
-from course_utils.grading.isolation import mount_tmpfs, unmount_below
+from course_utils.grading.isolation import unmount_below
+from course_utils.grading.kernel_folders import (
+    copy_other_files,
+    judge_folder,
+    kernel_folder,
+    uid_of,
+)
 from course_utils.grading.preprocessors.guarded_execute import GuardedExecute, error_output
-from course_utils.grading.sandbox import Settings, kernel_environment
+from course_utils.grading.sandbox import Settings, kernel_spec
 
 JUDGE_KERNEL = "course-kit-judge"
+#: judges started for one notebook at most (each break costs one test and starts a new one)
+MAX_JUDGES = 8
 
 
 def gradebook_tests(resources: ResourcesDict) -> dict[str, str]:
@@ -50,46 +63,6 @@ def gradebook_tests(resources: ResourcesDict) -> dict[str, str]:
         }
 
 
-def _copy_other_files(source: Path, target: Path) -> None:
-    """The submission's plain files and folders except notebooks (no links, no devices)."""
-    for entry in os.scandir(source):
-        if entry.is_symlink() or entry.name.endswith(".ipynb"):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            (target / entry.name).mkdir(exist_ok=True)
-            _copy_other_files(Path(entry.path), target / entry.name)
-        elif entry.is_file(follow_symlinks=False):
-            shutil.copyfile(entry.path, target / entry.name, follow_symlinks=False)
-
-
-def _kernel_folder(parent: Path) -> Path:
-    """A fresh folder for one kernel: made by the grader, its parts given to the kernel's user.
-
-    ``work/`` and ``to-student/`` stay the grader's (the sandbox copies ``work/`` into a tmpfs;
-    the kernel only reads ``to-student/``); ``sockets/`` and ``from-student/`` are the kernel's.
-    """
-    parent.mkdir(mode=0o711, parents=True, exist_ok=True)
-    number = sum(1 for _ in parent.iterdir())
-    folder = parent / str(number)
-    folder.mkdir(mode=0o711)
-    uid = os.environ.get(Settings.UID)
-    for name, mode, kernel_owns in (
-        ("work", 0o700, False),
-        ("sockets", 0o700, True),
-        ("from-student", 0o700, True),
-        ("to-student", 0o755, False),
-    ):
-        (folder / name).mkdir(mode=mode)
-        os.chmod(folder / name, mode)
-        if kernel_owns and uid and os.geteuid() == 0:
-            os.chown(folder / name, int(uid), int(uid))
-    if uid and os.environ.get(Settings.ISOLATE):  # as root: what the kernel writes is a tmpfs
-        mount_tmpfs(folder / "sockets", 1 << 20, int(uid))
-        size = int(os.environ.get(Settings.TMPFS) or 1 << 30)
-        mount_tmpfs(folder / "from-student", size, int(uid))
-    return folder
-
-
 class JudgedExecute(GuardedExecute):
     """Run the student's cells in the student's kernel and the test cells in a judge."""
 
@@ -98,6 +71,17 @@ class JudgedExecute(GuardedExecute):
     ).tag(config=True)
     judge_folder = Unicode(
         "", help="Private folder for the judge (home, sockets, bridge); empty: no judge."
+    ).tag(config=True)
+    judge_settings = Dict(
+        {},
+        help="The sandbox launcher's settings for the judge (`Settings`: its user, memory "
+        "budget, control groups, CPU limit), in place of the student kernel's.",
+    ).tag(config=True)
+    judge_memory_note = Unicode(
+        "", help="How the judge's memory is limited, said when the judge dies."
+    ).tag(config=True)
+    request_timeout = Integer(
+        600, help="Seconds the judge waits for one answer of the student's kernel."
     ).tag(config=True)
 
     def preprocess(
@@ -111,9 +95,12 @@ class JudgedExecute(GuardedExecute):
         self._judge_km = self._judge_kc = None
         self._judge_ready = False
         self._folder = None
+        self._judges = 0
         if self.kernels:
-            self._folder = _kernel_folder(Path(self.kernels))
-            _copy_other_files(Path(resources["metadata"]["path"]), self._folder / "work")
+            student = uid_of(dict(os.environ))
+            judge = uid_of(self.judge_settings) if self.judge_folder else None
+            self._folder = kernel_folder(Path(self.kernels), student, judge)
+            copy_other_files(Path(resources["metadata"]["path"]), self._folder / "work")
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
@@ -134,27 +121,39 @@ class JudgedExecute(GuardedExecute):
             self._start_judge()
 
     def _start_judge(self) -> None:
-        folder = Path(self.judge_folder)
-        home, spec = folder / "home", folder / "kernels" / JUDGE_KERNEL
-        for path in (home, spec, folder / "cwd", folder / "sockets"):
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        spec.joinpath("kernel.json").write_text(
-            json.dumps({"argv": argv, "display_name": "judge", "language": "python"})
+        """Start a judge in a fresh folder, through the sandbox launcher, with its settings."""
+        if self._folder is None:
+            raise RuntimeError("the judge needs JudgedExecute.kernels: the bridge's folders")
+        folder = judge_folder(Path(self.judge_folder), uid_of(self.judge_settings))
+        kernel_spec(folder / "jupyter", name=JUDGE_KERNEL)
+        bridge = self._folder
+        env = {k: v for k, v in os.environ.items() if k not in Settings.ALL}
+        env.update({k: str(v) for k, v in self.judge_settings.items()})
+        env.update(
+            {
+                Settings.FOLDER: str(folder),
+                Settings.ROLE: "judge",
+                Settings.WRITABLE: str(bridge / "to-student"),
+                Settings.READONLY: os.pathsep.join(
+                    str(bridge / name) for name in ("sockets", "from-student")
+                ),
+            }
         )
-        env = kernel_environment(str(home), str(home), os.environ.get(Settings.DATA))
-        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
         km = AsyncKernelManager(
             kernel_name=JUDGE_KERNEL,
-            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "kernels")]),
+            kernel_spec_manager=KernelSpecManager(
+                kernel_dirs=[str(folder / "jupyter" / "kernels")]
+            ),
             transport="ipc",
             ip=str(folder / "sockets" / "judge"),
             connection_file=str(folder / "judge.json"),
         )
-        run_sync(km.start_kernel)(cwd=str(folder / "cwd"), env=env)
+        run_sync(km.start_kernel)(cwd=str(folder / "work"), env=env)
+        self._judges += 1
         self._judge_km = km
         self._judge_kc = km.client()
         self._judge_kc.start_channels()
+        self._judge_ready = False
         # Imports overlap with the student's first cells; replies are matched by message id.
         self._judge_kc.execute("import keras, numpy, course_utils.grading.judge", silent=True)
 
@@ -180,13 +179,23 @@ class JudgedExecute(GuardedExecute):
             "connection": info,
             "inbox": str(inbox),
             "outbox": str(outbox),
+            "timeout": self.request_timeout,
+            # CPU seconds per test: its cell's time limit on all the kernel's threads
+            "cpu": int(self._cell_timeout or self.submission_timeout) * self._threads(),
+            "seed": self.seed,
         }
+
+    def _threads(self) -> int:
+        try:
+            return max(1, int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 1))
+        except ValueError:
+            return 1
 
     def _judged(self, cell: NotebookNode) -> bool:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         return (
             cell.cell_type == "code"
-            and self._judge_kc is not None
+            and bool(self.judge_folder)
             and grade_id in self._tests
             and cell.source == self._tests[grade_id]
         )
@@ -225,8 +234,16 @@ class JudgedExecute(GuardedExecute):
             return super().preprocess_cell(cell, resources, index)
         if self._stopped is not None:
             return self._not_run(cell), resources
+        if not self._seeded:  # the student's kernel, even when a test cell comes first
+            self._seed_kernel()
+        if self._judge_kc is None:  # never in the student's kernel
+            cell.outputs = [error_output("GraderError", "the grader's judge could not start")]
+            cell.execution_count = None
+            return cell, resources
         student = self.km, self.kc
         self.km, self.kc = self._judge_km, self._judge_kc
+        note = self.memory_note
+        self.memory_note = self.judge_memory_note
         try:
             problem = self._prepare(cell, student[0])
             if problem is not None:
@@ -234,10 +251,35 @@ class JudgedExecute(GuardedExecute):
                 cell.execution_count = None
                 return cell, resources
             cell, resources = super().preprocess_cell(cell, resources, index)
+        except (DeadKernelError, RuntimeError):  # the judge died before or while fetching
+            self._stopped = "the judge stopped"
+            cell.outputs = []
         finally:
             self.km, self.kc = student
+            self.memory_note = note
+        if self._stopped is not None:  # the judge broke, not the student's kernel
+            self._stopped = None
+            self._judge_broke(cell)
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             run_sync(self.km.interrupt_kernel)()  # the student's function may still be running
         if self._stopped is None and not run_sync(self.km.is_alive)():
             self._stopped = "the kernel stopped in an earlier cell"
         return cell, resources
+
+    def _judge_broke(self, cell: NotebookNode) -> None:
+        """The judge died or hung on this test: say so in the cell, start a fresh judge."""
+        alive = self._judge_km is not None and run_sync(self._judge_km.is_alive)()
+        limit = f" (its memory is limited to {self.judge_memory_note})"
+        why = (
+            "the grader's judge did not stop when this test ran out of time"
+            if alive
+            else "the grader's judge stopped while it ran this test: the values it was given "
+            f"made it crash or run out of memory{limit if self.judge_memory_note else ''}"
+        )
+        cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+        cell.outputs.append(error_output("JudgeStopped", why))
+        cell.execution_count = None
+        self.log.warning("Judge: %s; starting a fresh one", why)
+        self._stop_judge()
+        if self._judges < MAX_JUDGES:
+            self._start_judge()
