@@ -298,3 +298,33 @@ def test_grading_as_root_hands_its_outputs_to_the_courses_owner(tmp_path):
     assert victim.stat().st_uid == 0 and tmp_path.stat().st_uid == 0, "links are not followed"
     assert (course / "release").stat().st_uid == 0
     assert hand_back(course) == 0
+
+
+def test_nbgraders_own_process_has_a_memory_limit_that_its_kernels_may_raise(tmp_path):
+    """The grader's per-submission process reads what kernels print: its data memory is capped
+    (soft), and the kernels it starts can still set their own, larger budgets."""
+    import resource
+    import sys
+
+    from course_utils.grading.process import Supervisor
+
+    probe = (
+        "import resource\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_DATA)\n"
+        "print('LIMIT', soft, hard == resource.RLIM_INFINITY or hard >= 3 * 2**30)\n"
+        "try:\n"
+        "    b = bytearray(3 * 2**29)\n"
+        "    print('ALLOCATED')\n"
+        "except MemoryError:\n"
+        "    print('REFUSED')\n"
+        "resource.setrlimit(resource.RLIMIT_DATA, (min(hard, 3 * 2**30), hard))\n"
+        "b = bytearray(3 * 2**29)\n"
+        "print('RAISED')\n"
+    )
+    log = tmp_path / "log"
+    run = Supervisor().run(
+        [sys.executable, "-c", probe], tmp_path, {"PATH": "/usr/bin"}, 60, log, memory=2**30
+    )
+    assert run.status == 0, log.read_text()
+    assert log.read_text().split() == ["LIMIT", str(2**30), "True", "REFUSED", "RAISED"]
+    assert resource.getrlimit(resource.RLIMIT_DATA)[0] != 2**30  # the grader's own: untouched

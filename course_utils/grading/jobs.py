@@ -36,6 +36,8 @@ class Limits:
     judge_memory: int = 0
     #: seconds one request of the judge to the student's kernel (a name, a call) may take
     request_timeout: int = 600
+    #: data memory of nbgrader's own process per submission, which reads the kernels' outputs
+    grader_memory: int = 2 * 2**30
 
     @property
     def memory_text(self) -> str:

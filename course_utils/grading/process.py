@@ -7,7 +7,9 @@ with its group when its time is up, and dies if the worker that started it dies.
 
 from __future__ import annotations
 
+import functools
 import os
+import resource
 import signal
 import subprocess
 import threading
@@ -41,6 +43,20 @@ def _die_with_parent() -> None:
         pass
 
 
+def _child_setup(memory: int) -> None:
+    """In the child, before exec: die with the worker; cap its data memory at `memory` bytes.
+
+    Only the soft limit: the kernels it starts set their own budgets (their launcher raises
+    the soft limit up to the hard one, which stays as it was).
+    """
+    _die_with_parent()
+    if memory:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            memory = min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, hard))
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -57,7 +73,13 @@ class Supervisor:
         self._stopping = threading.Event()
 
     def run(
-        self, command: list[str], cwd: Path, env: dict[str, str], timeout: float, log: Path
+        self,
+        command: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        log: Path,
+        memory: int = 0,
     ) -> ProcessResult:
         """Run `command`, appending its output to `log`; kill its group at `timeout` seconds.
 
@@ -67,6 +89,7 @@ class Supervisor:
             env: its whole environment.
             timeout: seconds before the group is killed.
             log: a file that gets stdout and stderr.
+            memory: its data memory in bytes (``RLIMIT_DATA``, soft); 0: no limit.
 
         Returns:
             The exit status (None if killed, or if `stop_all` was called first) and usage.
@@ -84,7 +107,7 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=functools.partial(_child_setup, memory),
                 )
             self._running.add(proc)
         timed_out = threading.Event()

@@ -235,7 +235,7 @@ def grade_submission(job: Job) -> Outcome:
         if job.feedback:
             command.append("--feedback")
             limit += FEEDBACK_SECONDS
-        run = SUPERVISOR.run(command, course, env, limit, log)
+        run = SUPERVISOR.run(command, course, env, limit, log, memory=limits.grader_memory)
         kernel_cpu, kernel_peak = cgroups.usage(groups)  # not in the grader's own accounts
         judge_cpu, judge_peak = cgroups.usage(judge_groups)
         for made in (groups, judge_groups):
