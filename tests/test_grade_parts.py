@@ -328,3 +328,33 @@ def test_nbgraders_own_process_has_a_memory_limit_that_its_kernels_may_raise(tmp
     assert run.status == 0, log.read_text()
     assert log.read_text().split() == ["LIMIT", str(2**30), "True", "REFUSED", "RAISED"]
     assert resource.getrlimit(resource.RLIMIT_DATA)[0] != 2**30  # the grader's own: untouched
+
+
+def test_a_test_past_its_cpu_budget_stops_and_the_next_gets_a_fresh_one():
+    """The judge gives each test a CPU-time budget: past it the test raises, the judge lives."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import signal, time\n"
+        "from course_utils.grading import judge\n"
+        "judge._settings['cpu'] = 1\n"
+        "signal.signal(signal.SIGXCPU, judge._cpu_limit_reached)\n"
+        "for test in (1, 2):\n"
+        "    judge._cpu_budget(1)\n"
+        "    start = time.process_time()\n"
+        "    try:\n"
+        "        while time.process_time() - start < 10:\n"
+        "            pass\n"
+        "        print('RAN ON')\n"
+        "    except judge.TestCPULimit as error:\n"
+        "        print('STOPPED', round(time.process_time() - start), error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 2, done.stdout + done.stderr
+    for line in lines:
+        assert line.startswith("STOPPED") and "more than 1 s of CPU time" in line, line
+        assert int(line.split()[1]) <= 3
