@@ -36,6 +36,9 @@ the late policy                             ``late`` (`PercentPerDay`)
 the class report: HTML, per-test CSV        ``report``
 similar submissions                         ``similarity`` (copydetect)
 grades for Canvas, Moodle, a long CSV       ``export`` (nbgrader export plugins)
+an LMS's file names (zip_collect plugins)   ``lms``
+an LMS download into submitted/            ``collect``; its roster: ``worksheet``
+feedback as the LMS's upload zip           ``handback``; commands: ``lms_commands``
 skipping what is graded and unchanged       ``resume``
 Ctrl-C held back while results install      ``signals``
 folders as bytes, digests                   ``archive``

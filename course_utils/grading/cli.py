@@ -3,6 +3,8 @@
 python -m course_utils.grade lab3_part2            # in the course folder
 python -m course_utils.grade lab3_part2 --workers 4 --csv grades.csv
 python -m course_utils.grade lab3_part2 --dask tls://scheduler:8786
+python -m course_utils.grade collect lab3_part2 download.zip --lms canvas   # from the LMS
+python -m course_utils.grade handback lab3_part2                           # back to it
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         from course_utils.grading.report import main as report
 
         return report(argv[1:])
+    if argv[:1] in (["collect"], ["handback"]):  # the LMS's download, and its upload
+        from course_utils.grading import lms_commands
+
+        run = lms_commands.collect_main if argv[0] == "collect" else lms_commands.handback_main
+        return run(argv[1:])
     args = parser().parse_args(argv)
     for flag, value in (("--epochs", args.epochs), ("--threads", args.threads)):
         if value is not None and value < 1:
