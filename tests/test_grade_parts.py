@@ -350,9 +350,7 @@ def test_a_test_past_its_cpu_budget_stops_and_the_next_gets_a_fresh_one():
         "    except judge.TestCPULimit as error:\n"
         "        print('STOPPED', round(time.process_time() - start), error)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     lines = done.stdout.splitlines()
     assert done.returncode == 0 and len(lines) == 2, done.stdout + done.stderr
     for line in lines:

@@ -49,6 +49,7 @@ def test_the_lab_alone_publishes_its_notebook_and_helpers_only(lab_only):
         f"release/{LAB}/{LAB}.ipynb",
         "course_utils/__init__.py",
         "course_utils/data.py",  # the lab imports data and plots, not the network (exercise 2)
+        "course_utils/handin.py",  # its last cell: the hand-in check
         "course_utils/plots.py",
     }
     assert (lab_only / f"release/{LAB}/{LAB}.ipynb").read_bytes() == (
