@@ -10,8 +10,9 @@ The judge is proven in the same classes: the course's confusion-matrix test also
 process it runs in (its user, the network, the course's files), and five submissions each hand
 the judge one hostile value (a model whose configuration describes a huge layer, one naming a
 file, one naming a class that is not a Keras layer, an array file claiming gigabytes, a function
-that never returns). Each is the lab solved but trained on a few images (`SHORT_FIT`): each
-must lose exactly what the same notebook without its trick loses, plus the one test it aims at.
+that never returns); a sixth makes the judge exit in the middle of a test. Each is the lab
+solved but trained on a few images (`SHORT_FIT`): each must lose exactly what the same notebook
+without its trick loses, plus the one test it aims at.
 """
 
 from __future__ import annotations
@@ -299,8 +300,21 @@ JUDGE_ATTACKS = {
     "judge_vocabulary_file": ("compile", VOCABULARY_FILE, "test_compile", "/etc/shadow"),
     "judge_huge_array": ("preprocess", HUGE_ARRAY, "test_preprocess", "bytes"),
     "judge_never_returns": ("preprocess", NEVER_RETURNS, "test_preprocess", "did not answer"),
+    "judge_dies": ("model", "\njudge_exit = True\n", "test_model", "judge stopped"),
 }
 REQUEST_TIMEOUT = 20
+# The course's own switch in its model test: a notebook that sets judge_exit makes the judge
+# exit there (as a crash would), to show that a fresh judge takes the next test.
+JUDGE_EXIT = """
+try:
+    judge_exit
+except NameError:
+    pass
+else:
+    if judge_exit is True:
+        import os as _os
+        _os._exit(3)
+"""
 
 
 def judge_submissions(course: Course) -> dict[str, nbformat.NotebookNode]:
@@ -356,10 +370,12 @@ def probe_values(course: Course, port: int) -> dict:
 
 
 def probe_the_judge(course: Course, port: int) -> None:
-    """Add the judge's probe to the course's confusion-matrix test, and generate again."""
+    """Add the judge's probe to the course's confusion-matrix test and its exit switch to the
+    model test, and generate again."""
     source = nbformat.read(course.source, as_version=4)
     test = cell(source, "test_confusion")
     test.source = JUDGE_PROBE % probe_values(course, port) + test.source
+    cell(source, "test_model").source = JUDGE_EXIT + cell(source, "test_model").source
     nbformat.write(source, course.source)
     generate(ASSIGNMENT, course.root)
 

@@ -282,4 +282,8 @@ class JudgedExecute(GuardedExecute):
         self.log.warning("Judge: %s; starting a fresh one", why)
         self._stop_judge()
         if self._judges < MAX_JUDGES:
-            self._start_judge()
+            try:
+                self._start_judge()
+            except Exception as error:  # noqa: BLE001 (the next tests say the judge is gone)
+                self.log.error("Judge: a fresh judge could not start: %s", error)
+                self._stop_judge()
