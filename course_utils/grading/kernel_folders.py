@@ -42,7 +42,8 @@ def kernel_folder(parent: Path, uid: int | None, judge: int | None) -> Path:
 
     ``work/`` stays the grader's (the sandbox copies it into a tmpfs). ``sockets/`` and
     ``from-student/`` are the kernel's, in the judge's group (setgid: what the kernel makes
-    there is the judge's group's too, so the judge reaches its sockets and reads its answers);
+    there is the judge's group's too, so the judge reaches its sockets, reads its answers and
+    deletes each answer once read: otherwise they would fill the folder's tmpfs);
     ``to-student/`` is the judge's, in the kernel's group, where the judge writes the arguments
     of its calls for the kernel to read.
 
@@ -57,7 +58,7 @@ def kernel_folder(parent: Path, uid: int | None, judge: int | None) -> Path:
     for name, mode, owner, owner_group in (
         ("work", 0o700, None, None),
         ("sockets", 0o2770, uid, group),
-        ("from-student", 0o2750, uid, group),
+        ("from-student", 0o2770, uid, group),
         ("to-student", 0o2750, judge if judge is not None else uid, uid),
     ):
         (folder / name).mkdir(mode=mode)
@@ -68,7 +69,7 @@ def kernel_folder(parent: Path, uid: int | None, judge: int | None) -> Path:
         # as root: what the kernel writes is a tmpfs
         mount_tmpfs(folder / "sockets", 1 << 20, uid, group, 0o2770)
         size = int(os.environ.get(Settings.TMPFS) or 1 << 30)
-        mount_tmpfs(folder / "from-student", size, uid, group, 0o2750)
+        mount_tmpfs(folder / "from-student", size, uid, group, 0o2770)
     return folder
 
 
