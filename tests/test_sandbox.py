@@ -183,6 +183,8 @@ try:  # the course's own probe of the process that runs this test (the judge)
     import json as _json, os as _os, socket as _socket
     _probe = {"uid": _os.getuid()}
     _probe["secret_seen"] = any(%(secret)r in v for v in _os.environ.values())
+    from course_utils.grading import judge as _judge  # answers read so far: deleted once read
+    _probe["answers_left"] = sorted(_os.listdir(_judge._kernel.inbox))
     for _name, _address in (("loopback", "127.0.0.1"), ("network", %(host)r)):
         try:
             _socket.create_connection((_address, %(port)d), timeout=3).close()
@@ -591,6 +593,7 @@ def test_the_judge_runs_as_its_own_user_without_network_or_course(sandboxed):
     found = json.loads(line[len("JUDGE ") :])
     probes = json.loads(printed(course, "probes", "PROBE ")[len("PROBE ") :])
     assert found["uid"] != 0 and found["secret_seen"] is False
+    assert found["answers_left"] == []  # the judge deletes each answer of the kernel once read
     if sandboxed["user"] == "root":  # a user of its own, apart from the student's kernel
         assert found["uid"] != probes["uid"]
     assert found["loopback"] == "ConnectionRefusedError"

@@ -23,7 +23,8 @@ kernel past the budget.
 The judge (`course_utils.grading.judge`) starts through this launcher too, with settings of its
 own (``Settings.ROLE`` "judge"): its own user id as root, memory budget, control group and CPU
 limit, and instead of the bridge's two folders the ones it needs (``Settings.WRITABLE``: where it
-writes its arguments; ``Settings.READONLY``: the student's sockets and answers).
+writes its arguments, and the student's answers, which it deletes once read;
+``Settings.READONLY``: the student's sockets).
 
 With isolation off (``--no-isolation``) the kernel runs as the grader's user in a plain copy of
 the working folder, with the same limits and environment.
