@@ -205,7 +205,7 @@ except Exception as _e:
 
 # What each hostile value for the judge is, the solution cell it is added to (locked cells are put
 # back as they were), the test it aims at and a word of what that test must say.
-HUGE_DENSE = """
+PATCHED_BUILD = """
 import json as _json
 _real_build_model = build_model
 _built = []
@@ -217,33 +217,24 @@ def build_model(num_filters):
     if len(_built) == 1:  # the notebook's own model, built in the next (locked) cell
         return net
     config = _json.loads(net.to_json())
-    for layer in config["config"]["layers"]:
-        if layer["class_name"] == "Dense":
-            layer["config"]["units"] = 2**21  # 400 million weights: gigabytes to build
+%s
     text = _json.dumps(config)
     net.to_json = lambda **kwargs: text
     return net
 """
-FOREIGN_CLASS = """
-import json as _json
-_real_build_model = build_model
-_built = []
-
-
-def build_model(num_filters):
-    net = _real_build_model(num_filters)
-    _built.append(num_filters)
-    if len(_built) == 1:  # the notebook's own model, built in the next (locked) cell
-        return net
-    config = _json.loads(net.to_json())
-    config["config"]["layers"].insert(1, {
+HUGE_DENSE = (
+    PATCHED_BUILD
+    % """    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Dense":
+            layer["config"]["units"] = 2**21  # 400 million weights: gigabytes to build"""
+)
+FOREIGN_CLASS = (
+    PATCHED_BUILD
+    % """    config["config"]["layers"].insert(1, {
         "module": "keras.config", "class_name": "enable_unsafe_deserialization",
         "config": {}, "registered_name": None,
-    })
-    text = _json.dumps(config)
-    net.to_json = lambda **kwargs: text
-    return net
-"""
+    })"""
+)
 VOCABULARY_FILE = """
 import json as _json
 _real_compile_model = compile_model

@@ -12,6 +12,15 @@ import sys
 from pathlib import Path
 
 
+def _parser(command: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"python -m course_utils.grade {command}", description=description
+    )
+    p.add_argument("assignment")
+    p.add_argument("--course", type=Path, default=Path.cwd(), help="course folder (default: here)")
+    return p
+
+
 def _course(args: argparse.Namespace) -> tuple[Path, Path] | None:
     course = args.course.resolve()
     db = course / "gradebook.db"
@@ -25,16 +34,14 @@ def collect_main(argv: list[str]) -> int:
     """Collect an LMS download into ``submitted/``; 0, or 2 when it cannot be read."""
     from course_utils.grading import collect, worksheet
 
-    p = argparse.ArgumentParser(
-        prog="python -m course_utils.grade collect",
-        description="Collect Canvas's or Moodle's 'download all submissions' zip into "
-        "submitted/, one notebook per roster student, and report every file.",
+    p = _parser(
+        "collect",
+        "Collect Canvas's or Moodle's 'download all submissions' zip into submitted/, one "
+        "notebook per roster student, and report every file.",
     )
-    p.add_argument("assignment")
     p.add_argument("download", type=Path, help="the zip the LMS gave")
     p.add_argument("--lms", choices=["canvas", "moodle"], required=True)
     p.add_argument("--worksheet", type=Path, help="Moodle: its grading worksheet (CSV)")
-    p.add_argument("--course", type=Path, default=Path.cwd(), help="course folder (default: here)")
     args = p.parse_args(argv)
     found = _course(args)
     if found is None:
@@ -73,14 +80,12 @@ def handback_main(argv: list[str]) -> int:
     """Write the LMS's feedback zip; 0, or 2 when there is nothing to hand back."""
     from course_utils.grading.handback import handback
 
-    p = argparse.ArgumentParser(
-        prog="python -m course_utils.grade handback",
-        description="Write the zip of feedback files that the LMS of the collection takes "
-        "back (Moodle: upload multiple feedback files; Canvas: re-upload submissions).",
+    p = _parser(
+        "handback",
+        "Write the zip of feedback files that the LMS of the collection takes back (Moodle: "
+        "upload multiple feedback files; Canvas: re-upload submissions).",
     )
-    p.add_argument("assignment")
     p.add_argument("--to", type=Path, help="the zip (default grades/ASSIGNMENT-feedback.zip)")
-    p.add_argument("--course", type=Path, default=Path.cwd(), help="course folder (default: here)")
     args = p.parse_args(argv)
     found = _course(args)
     if found is None:

@@ -153,10 +153,13 @@ def _cpu_seconds(limits: Limits) -> int:
     return 2 * limits.submission_timeout * max(1, limits.threads)
 
 
-def _judge_settings(limits: Limits, uid: int | None, groups: list[str]) -> dict[str, str]:
-    """The sandbox launcher's settings for the judge: its own user, budget and groups."""
+def _launcher_settings(
+    limits: Limits, memory: int, uid: int | None, groups: list[str]
+) -> dict[str, str]:
+    """The sandbox launcher's settings for one kernel (the student's or the judge's): its
+    user, memory budget and control groups; the rest as `limits` says."""
     return Settings.for_kernel(
-        memory=limits.judge_budget,
+        memory=memory,
         data=staged_data(),
         uid=uid,
         isolate=limits.isolate,
@@ -185,15 +188,7 @@ def _environment(
         TF_NUM_INTRAOP_THREADS=threads,
         TF_NUM_INTEROP_THREADS=threads,
         OMP_NUM_THREADS=threads,
-        **Settings.for_kernel(
-            memory=limits.memory,
-            data=staged_data(),
-            uid=uid,
-            isolate=limits.isolate,
-            cgroups=groups,
-            tmpfs=limits.disk,
-            cpu=_cpu_seconds(limits),
-        ),
+        **_launcher_settings(limits, limits.memory, uid, groups),
     )
     env.pop("NBGRADER_EXECUTION", None)
     env.pop("LAB_EPOCHS", None)
@@ -227,7 +222,9 @@ def grade_submission(job: Job) -> Outcome:
     judge_groups = cgroups.create(limits.judge_budget, MAX_PROCESSES) if limits.isolate else []
     users = [u for u in (uid, judge_uid) if u is not None]
     try:
-        course = _scratch_course(root, job, _judge_settings(limits, judge_uid, judge_groups))
+        course = _scratch_course(
+            root, job, _launcher_settings(limits, limits.judge_budget, judge_uid, judge_groups)
+        )
         env = _environment(root, limits, uid, groups, job.epochs)
         log = root / "nbgrader.log"
         command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
