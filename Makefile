@@ -1,6 +1,8 @@
 # make release: set up (.venv, packages, data), run the instructor notebooks, generate release/
 # make test:    the whole test suite (set-up included)
+# make test-fast: the fast tests (tests/unit: one file per module, no network trained), in seconds
 # make publish DEST=folder: the students' repository (release/ and their helpers, no solutions)
+# make docs:    the documentation site into site/ (strict: a broken link or page fails it)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -25,7 +27,7 @@ XDIST ?= 2
 ASSIGNMENT ?= lab3_part2
 GRADE_ARGS ?=
 
-.PHONY: setup data sandbox browser release test grade publish bench clean
+.PHONY: setup data sandbox browser release test test-fast grade publish bench docs clean
 
 setup: $(BIN)/.installed data sandbox
 
@@ -66,6 +68,10 @@ test: setup browser
 	LAB_EPOCHS=$(LAB_EPOCHS) $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
 	  -n $(XDIST) --dist loadfile --durations=15 tests source $(PYTEST_ARGS)
 
+# The fast tests alone: each module's own tests, the import graph, the settings and the docs.
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -n $(XDIST) tests/unit $(PYTEST_ARGS)
+
 grade: setup
 	$(BIN)/python -m course_utils.grade $(ASSIGNMENT) $(GRADE_ARGS)
 
@@ -84,5 +90,9 @@ publish: $(BIN)/.installed
 bench: setup
 	$(BIN)/python bench/benchmark.py $(BENCH_ARGS)
 
+# The documentation (mkdocs.yml, docs/): `.venv/bin/mkdocs serve` shows it while editing.
+docs: $(BIN)/.installed
+	$(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) gradebook.db submitted autograded feedback grades .course-kit .pytest_cache
+	rm -rf $(VENV) gradebook.db submitted autograded feedback grades .course-kit .pytest_cache .mypy_cache site

@@ -27,6 +27,9 @@ after ``In [ ]:`` markers), run as written. Both run end to end as notebooks in 
 at their own 10 epochs, once per seed (a first cell sets Keras's seed); wall time, CPU time,
 peak memory and test accuracy.
 
+Part "service": the grading service (bench/service_bench.py): from ``nbgrader submit`` to the
+feedback in the exchange, with real users (as root), alone and for a class at once.
+
 Part "quiz": the solved quiz notebook as a student runs it (3 epochs per network); the time of
 its filter experiment cell (``--xla`` also runs it compiled with XLA, as it was before).
 
@@ -465,7 +468,7 @@ def quiz(work: Path, xla: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parts = ["grading", "scaling", "judge", "sandbox", "lab", "quiz"]
+    parts = ["grading", "scaling", "judge", "sandbox", "lab", "quiz", "service"]
     parser.add_argument("--part", choices=[*parts, "all"], default="all")
     parser.add_argument("--original", type=Path, help="the adapted notebook's code (part lab)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")
@@ -490,6 +493,10 @@ def main() -> None:
                 sandbox(work / part)
             elif part == "lab":
                 lab(args.original, args.seeds, work / part)
+            elif part == "service":
+                from service_bench import service
+
+                service(work / part, row, target)
             else:
                 quiz(work / part, args.xla)
     widths = [52, 14, 18, 6]

@@ -17,6 +17,8 @@ import nbformat
 
 from course_utils.environment import BIN, REPO, tool_env
 from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION, blocks, without_regions
+from course_utils.layout import CourseFolder
+from course_utils.settings import SUBMISSION_TIMEOUT
 
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 INSTALL_SPEC = re.compile(r'"course-utils @ git\+[^"@]+@[^"]+"')
@@ -26,7 +28,9 @@ PASSED = "Success! Your notebook passes all the tests."
 INVERT_PASSED = "Success! The notebook does not pass any tests."
 
 
-def nbgrader(args: list[str], course: Path, timeout: float = 3600) -> subprocess.CompletedProcess:
+def nbgrader(
+    args: list[str], course: Path, timeout: float = SUBMISSION_TIMEOUT.default
+) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in `course` with this interpreter's environment.
 
     Args:
@@ -73,7 +77,7 @@ def generate(assignment: str, course: Path) -> Path:
     done = nbgrader(["generate_assignment", assignment, "--force"], course)
     if done.returncode != 0:
         raise RuntimeError(f"generate_assignment {assignment} failed:\n{done.stdout}{done.stderr}")
-    return course / "release" / assignment
+    return CourseFolder(course).release(assignment)
 
 
 def instructor_texts(notebook: Path) -> tuple[list[str], list[str]]:

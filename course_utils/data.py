@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_utils.settings import DATA_DIR, KERAS_HOME
+
 CLASS_NAMES: tuple[str, ...] = (
     "T-shirt/top",
     "Trouser",
@@ -107,15 +109,15 @@ class DataError(RuntimeError):
 
 def keras_cache_dir() -> Path:
     """Return the Keras cache folder for Fashion-MNIST (honours ``$KERAS_HOME``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    home = os.environ.get(KERAS_HOME.env) or KERAS_HOME.default
     return Path(home).expanduser() / CACHE_SUBDIR
 
 
 def candidate_dirs() -> list[tuple[str, Path]]:
     """Return the folders searched for the data, in lookup order, each with its label."""
     found = []
-    if os.environ.get("FASHION_MNIST_DIR"):
-        found.append(("$FASHION_MNIST_DIR", Path(os.environ["FASHION_MNIST_DIR"]).expanduser()))
+    if os.environ.get(DATA_DIR.env):
+        found.append((f"${DATA_DIR.env}", Path(os.environ[DATA_DIR.env]).expanduser()))
     found.append(("the Keras cache", keras_cache_dir()))
     found.append(("Debian's dataset-fashion-mnist", DEBIAN_DIR))
     return found

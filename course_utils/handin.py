@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from course_utils.settings import Launcher
+
 #: set while a notebook is graded: by nbgrader, and by the course's grader in its sandbox
-GRADING = ("NBGRADER_EXECUTION", "COURSE_KIT_GRADING")
+GRADING = ("NBGRADER_EXECUTION", Launcher.GRADING)
 
 
 def _colab_notebook() -> dict | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils import layout
 from course_utils.assignments import instructor_texts
 from course_utils.environment import REPO
 from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION
@@ -22,8 +23,8 @@ from course_utils.grading.regions import HIDDEN_TESTS, SOLUTION
 #: nbgrader's region markers: solutions, hidden tests, written answers' mark schemes.
 MARKERS = (*SOLUTION, *HIDDEN_TESTS, "BEGIN MARK SCHEME", "END MARK SCHEME")
 #: Folders and files that never belong in the students' repository.
-FORBIDDEN_PARTS = {"source", "tests", "autograded", "submitted", "feedback", "grades", "grading"}
-FORBIDDEN_NAMES = {"gradebook.db", "nbgrader_config.py", ".course-kit"}
+FORBIDDEN_PARTS = {*layout.INSTRUCTOR_ONLY_FOLDERS, "tests", "grading"}
+FORBIDDEN_NAMES = set(layout.INSTRUCTOR_ONLY_FILES)
 FORBIDDEN_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
 #: What nbgrader's ClearSolutions writes in place of answers: public by design.
 STUBS = {"YOUR ANSWER HERE", "# YOUR CODE HERE", "raise NotImplementedError()"}
@@ -49,7 +50,7 @@ def secret_lines(course: Path = REPO, closed: frozenset[str] = frozenset()) -> d
     """
     secret: dict[str, str] = {}
     public = _lines("\n".join(STUBS))
-    for notebook in sorted((course / "source").glob("*/*.ipynb")):
+    for notebook in sorted(layout.CourseFolder(course).source().glob("*/*.ipynb")):
         hidden, shown = instructor_texts(notebook)
         public |= {line for text in shown for line in _lines(text)}
         if notebook.parent.name not in closed:

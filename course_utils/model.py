@@ -10,7 +10,6 @@ from course_utils.data import NUM_CLASSES
 INPUT_SHAPE = (28, 28, 1)
 LEARNING_RATE = 0.001
 BATCH_SIZE = 64
-EPOCHS = 10
 VALIDATION_SPLIT = 0.1
 # Batches per call into TensorFlow: less overhead per batch, the same updates.
 STEPS_PER_EXECUTION = 64

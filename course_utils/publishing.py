@@ -30,10 +30,11 @@ import nbformat
 
 from course_utils.assignments import colab_badge, install_spec, kit_config
 from course_utils.environment import REPO
+from course_utils.layout import PUBLISHED_MANIFEST, RELEASE, CourseFolder
 from course_utils.leaks import problems, secret_lines
 
 #: The file in DEST that lists what the last publish wrote (and may replace).
-MANIFEST = ".course-kit-published"
+MANIFEST = PUBLISHED_MANIFEST
 
 
 class PublishError(Exception):
@@ -83,7 +84,7 @@ def build(into: Path, assignments: list[str], course: Path = REPO) -> None:
     """Write the students' tree for `assignments` into the empty folder `into`."""
     config, notebooks = kit_config(course / "pyproject.toml"), []
     for assignment in assignments:
-        folder = course / "release" / assignment
+        folder = CourseFolder(course).release(assignment)
         notebook = folder / f"{assignment}.ipynb"
         if not notebook.is_file():
             raise PublishError(f"{notebook} is missing: run `make release` first")
@@ -95,7 +96,7 @@ def build(into: Path, assignments: list[str], course: Path = REPO) -> None:
                 f"{notebook}'s badge or setup cell does not point at {config['repository']}@"
                 f"{config['release_tag']}: run `python tools/colab.py`, then `make release`"
             )
-        shutil.copytree(folder, into / "release" / assignment, symlinks=True)
+        shutil.copytree(folder, into / RELEASE / assignment, symlinks=True)
         notebooks.append(notebook)
     modules = student_modules(notebooks, course / "course_utils")
     (into / "course_utils").mkdir()
@@ -203,10 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         found = problems(args.dest, secret_lines(REPO, closed))
         print("\n".join(found) or f"{args.dest}: no solution, hidden test or instructor file")
         return 1 if found else 0
-    assignments, left_out = args.assignment, {}
+    assignments: list[str] = args.assignment
+    left_out: dict[str, str] = {}
     try:
         if not assignments:  # every released assignment that can be published now
-            every = sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir())
+            every = sorted(p.name for p in CourseFolder(REPO).release().iterdir() if p.is_dir())
             assignments, left_out = publishable(every, closed)
         written = publish(args.dest, assignments, closed)
     except PublishError as err:

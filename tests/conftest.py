@@ -26,6 +26,8 @@ LONGEST_FIRST = (
     "test_validate.py",
     "test_judge_quiz.py",
     "test_sandbox.py",
+    "test_service.py",
+    "test_new_assignment.py",
 )
 
 

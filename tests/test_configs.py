@@ -4,7 +4,7 @@ accepts is rebuilt as Keras's own compile makes it, and what a hostile notebook 
 message naming it, before anything large is built or read.
 
 The notebook's side (`bridge_kernel`, its source run as the judge sends it) writes the answers
-into a folder; the judge's side (`bridge.Answer`, `values.decode`) reads them back.
+into a folder; the judge's side (`wire.Answer`, `values.decode`) reads them back.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import pytest
 import tensorflow as tf
 
 from course_utils.grading import configs, rebuild, values
-from course_utils.grading.bridge import Answer, Refused, RefusedArray, StudentKernel
+from course_utils.grading.bridge import StudentKernel
+from course_utils.grading.wire import Answer, Refused, RefusedArray
 from course_utils.model import build_model
 from support import ROOT
 from support import hostile as h

@@ -15,9 +15,9 @@ import os
 import numpy as np
 import pytest
 
-from course_utils.grading.bridge import Answer, Refused
 from course_utils.grading.judge import student_names
 from course_utils.grading.values import decode, rebuild_model
+from course_utils.grading.wire import Answer, Refused
 from support import QUIZ, Course
 from support import hostile as h
 from support.judged import grade, hidden_lines_in_returned_files, lost, submit_all

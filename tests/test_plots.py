@@ -203,25 +203,25 @@ def test_every_figure_draws_in_each_of_its_axes_and_fits_a_notebook(fashion_mnis
 
 
 def _figures_script():
-    """tools/figures.py, which draws the README's figures into docs/images/."""
+    """tools/figures.py, which draws the documentation's figures into docs/images/."""
     spec = importlib.util.spec_from_file_location("figures", ROOT / "tools" / "figures.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_readme_figures_are_current_and_drawn_on(fashion_mnist, predictions):
+def test_docs_figures_are_current_and_drawn_on(fashion_mnist, predictions):
     """docs/images/ holds each figure of tools/figures.py at the size the code draws it now
-    (a figure whose size changed needs `python tools/figures.py`), and the README shows it."""
+    (a figure whose size changed needs `python tools/figures.py`), and docs/students.md shows it."""
     script = _figures_script()
     (x_train, y_train), (x_test, _) = fashion_mnist
     y_true, y_pred = predictions
     figures = script.draw(HISTORY, x_train, y_train, x_test, y_true, y_pred)
     assert sorted(p.stem for p in script.OUT.glob("*.png")) == sorted(figures)
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "students.md").read_text()
     for name, fig in figures.items():
         committed = (script.OUT / f"{name}.png").read_bytes()
-        assert f"](docs/images/{name}.png)" in readme, f"the README does not show {name}.png"
+        assert f"](images/{name}.png)" in page, f"docs/students.md does not show {name}.png"
         assert _png_size(committed) == _png_size(_png(fig, dpi=script.DPI)), (
             f"docs/images/{name}.png is stale: run `python tools/figures.py`"
         )

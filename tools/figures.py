@@ -1,4 +1,4 @@
-"""Draw the lab's figures from a real training run into docs/images/ (shown in the README).
+"""Draw the lab's figures from a real training run into docs/images/ (shown in docs/students.md).
 
 Usage: python tools/figures.py [--epochs 10] [--seed 2024]
 """
@@ -15,7 +15,7 @@ from course_utils.environment import REPO
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-#: Where the README's figures are written, one PNG per name of `draw`.
+#: Where the documentation's figures are written, one PNG per name of `draw`.
 OUT = REPO / "docs" / "images"
 #: Their resolution: a 10-inch-wide figure is 800 pixels wide.
 DPI = 80
@@ -29,7 +29,7 @@ def draw(
     y_test: np.ndarray,
     predicted: np.ndarray,
 ) -> dict[str, Any]:
-    """The README's figures, by file name without ``.png``.
+    """The documentation's figures, by file name without ``.png``.
 
     Args:
         history: what ``model.fit`` returned (or its ``.history`` dict).

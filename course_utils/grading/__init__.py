@@ -10,6 +10,9 @@ Where to look, concern by concern:
 concern                                     module
 ==========================================  ==============================================
 the command line, ``make grade``            ``cli`` (``python -m course_utils.grade``)
+the flags of how a submission is graded     ``flags`` (shared with the service)
+feedback on submit: the grading service     ``service``, ``service_grading``, ``service_command``
+the exchange's inbound; attempts; record    ``inbound``; ``attempts``; ``service_db``
 grading a class: select, plan, run, install ``coordinator`` (`grade_class`)
 which submissions, the assignment's files    ``submissions``
 identical submissions graded once           ``copies`` (keys, copied results)
@@ -25,7 +28,7 @@ each kernel's folders, student and judge    ``kernel_folders``
 the sandbox's namespaces and mounts         ``namespaces`` (bubblewrap's command)
 one memory and process budget               ``cgroups`` (control groups)
 test cells apart from student code          ``judge`` (runs in the judge's kernel)
-the bridge: requests and files              ``bridge``; the notebook's side: ``bridge_kernel``
+the bridge: requests; answers as files     ``bridge``; ``wire``; notebook's side: ``bridge_kernel``
 what crosses the bridge, and how            ``values`` (data, models, stubs, opaque values)
 bounds on models from the notebook          ``configs`` (allowed classes, strings, sizes)
 rebuilding a model within its bounds        ``rebuild`` (no memory before the count)

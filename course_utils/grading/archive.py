@@ -84,6 +84,6 @@ def folder_digest(folder: Path) -> str:
     """A SHA-256 of every file's name and bytes in `folder` (a resubmission changes it)."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if stat.S_ISREG(p.lstat().st_mode)):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        digest.update(os.fsencode(path.relative_to(folder)) + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -39,9 +39,10 @@ def handles() -> dict[int, Any]:
     module = sys.modules.get(REGISTRY)
     if module is None:
         module = types.ModuleType(REGISTRY)
-        module.objects = {}
+        module.__dict__["objects"] = {}
         sys.modules[REGISTRY] = module
-    return module.objects
+    objects: dict[int, Any] = module.objects
+    return objects
 
 
 class Files:
@@ -121,15 +122,15 @@ def compile_settings(model: Any) -> tuple[Any, str | None]:
             return model.get_compile_config() or None, None
         except Exception as error:
             return None, reason(error)
-    failure = None
+    failures: list[Exception] = []
     for instances in (False, True):  # classes become instances only when needed
         try:
             described = keras.saving.serialize_keras_object(portable(settings, instances))
             json.dumps(described)
             return described, None
         except Exception as error:
-            failure = error
-    return None, reason(failure)
+            failures.append(error)
+    return None, reason(failures[-1])
 
 
 def architecture(model: Any) -> str:
@@ -138,14 +139,14 @@ def architecture(model: Any) -> str:
     try:
         model.compiled = False  # Keras then leaves the compile settings out
     except Exception:
-        return model.to_json()
+        return str(model.to_json())
     try:
-        return model.to_json()
+        return str(model.to_json())
     finally:
         model.compiled = compiled
 
 
-def encode_model(model: Any, files: Files) -> dict:
+def encode_model(model: Any, files: Files) -> dict[str, Any]:
     """A Keras model as its architecture, weight files and compile settings."""
     settings, failure = compile_settings(model)
     node = {
@@ -160,7 +161,7 @@ def encode_model(model: Any, files: Files) -> dict:
     return node
 
 
-def encode(obj: Any, files: Files, depth: int = 0) -> dict:
+def encode(obj: Any, files: Files, depth: int = 0) -> dict[str, Any]:
     """`obj` as the wire format's data."""
     if depth > MAX_DEPTH:
         return {"t": "opaque", "h": register(obj), "name": "value", "type": "nested too deeply"}
@@ -217,7 +218,7 @@ def encode(obj: Any, files: Files, depth: int = 0) -> dict:
     }
 
 
-def encode_named(obj: Any, files: Files) -> dict:
+def encode_named(obj: Any, files: Files) -> dict[str, Any]:
     """`obj` as data, or a failure saying why not: one value's failure loses no other name."""
     try:
         return encode(obj, files)
@@ -225,7 +226,7 @@ def encode_named(obj: Any, files: Files) -> dict:
         return {"t": "failed", "error": reason(error)}
 
 
-def decode(node: dict, files: Files) -> Any:
+def decode(node: dict[str, Any], files: Files) -> Any:
     """The judge's arguments as objects in this kernel."""
     kind = node["t"]
     if kind == "none":
@@ -259,14 +260,14 @@ def decode(node: dict, files: Files) -> Any:
     raise ValueError(f"unknown value kind {kind!r}")
 
 
-def serve(request: dict) -> None:
+def serve(request: dict[str, Any]) -> None:
     """Answer one request of the judge: write its manifest (and arrays) to its folder."""
     out = Files(request["folder"], request["id"])
     try:
         if request["op"] == "get":
             names = sys.modules["__main__"].__dict__
             wanted = [n for n in request["names"] if n in names]
-            result = {"values": {n: encode_named(names[n], out) for n in wanted}}
+            result: dict[str, Any] = {"values": {n: encode_named(names[n], out) for n in wanted}}
         else:
             given = Files(request["args_folder"], request["id"])
             with open(os.path.join(request["args_folder"], request["id"] + ".json")) as f:

@@ -12,15 +12,41 @@ deleting it only costs time.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import tarfile
 from pathlib import Path
 
-from course_utils.grading.jobs import Outcome
+from course_utils.grading.jobs import SUBMISSION_TABLES, Outcome
+from course_utils.layout import CourseFolder
 
-FOLDER = Path(".course-kit") / "results"
 _FILES = ("outcome.json", "autograded.tar.gz", "feedback.tar.gz")
+
+
+def _check(outcome: Outcome) -> None:
+    """Raise ValueError unless a kept `outcome` can be installed as it is (rows and folders)."""
+    texts = (outcome.student, outcome.digest, outcome.message)
+    numbers = (outcome.wall, outcome.cpu, outcome.peak_rss)
+    rows = outcome.rows
+    if (
+        not all(isinstance(t, str) for t in texts)
+        or not all(isinstance(n, int | float) and not isinstance(n, bool) for n in numbers)
+        or not isinstance(rows, dict)
+        or set(rows) != set(SUBMISSION_TABLES)
+        or not all(isinstance(r, list) for r in rows.values())
+        or not all(isinstance(r, dict) and "id" in r for t in rows.values() for r in t)
+        or not outcome.autograded
+    ):
+        raise ValueError("not an outcome as kept")
+    for data in (outcome.autograded, outcome.feedback):
+        if data:  # a whole gzipped tar (reading it to its end checks its length and CRC)
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+                for member in tar:
+                    handle = tar.extractfile(member) if member.isfile() else None
+                    if handle is not None:
+                        handle.read()
 
 
 class Results:
@@ -28,19 +54,20 @@ class Results:
 
     def __init__(self, course: Path, assignment: str) -> None:
         """Use (and make) ``course/.course-kit/results/assignment``, closed to other users."""
-        self.folder = course / FOLDER / assignment
+        paths = CourseFolder(course)
+        self.folder = paths.results(assignment)
         self.folder.mkdir(parents=True, exist_ok=True)
-        for part in (course / ".course-kit", course / FOLDER, self.folder):
+        for part in (paths.kit, paths.results(), self.folder):
             os.chmod(part, 0o700)
 
     def get(self, key: str) -> Outcome | None:
-        """The outcome kept under `key`, or None (nothing kept, or unreadable)."""
+        """The outcome kept under `key`, or None (nothing kept, or unreadable or incomplete)."""
         entry = self.folder / key
         try:
             if entry.is_symlink() or not entry.is_dir():
                 return None
             meta = json.loads((entry / _FILES[0]).read_text())
-            return Outcome(
+            outcome = Outcome(
                 meta["student"],
                 meta["digest"],
                 True,
@@ -52,8 +79,10 @@ class Results:
                 cpu=meta["cpu"],
                 peak_rss=meta["peak_rss"],
             )
-        except (OSError, ValueError, KeyError, TypeError):
+            _check(outcome)
+        except (OSError, ValueError, KeyError, TypeError, EOFError, tarfile.TarError):
             return None
+        return outcome
 
     def put(self, key: str, outcome: Outcome) -> None:
         """Keep a successful, freshly graded `outcome` under `key` (written whole or not at all)."""

@@ -11,6 +11,8 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
+from course_utils.layout import CourseFolder
+
 
 def scores(db: Path, assignment: str) -> dict[str, float]:
     """Each graded student's total score on `assignment` (manual grades included)."""
@@ -38,7 +40,7 @@ def record(
         for s in sorted(before)
         if s in after and abs(after[s] - before[s]) > 1e-9
     }
-    path = course / "grades" / f"{assignment}-changes.csv"
+    path = CourseFolder(course).grades_csv(assignment, "changes")
     if not changed:
         path.unlink(missing_ok=True)
         return changed

@@ -33,10 +33,12 @@ import nbformat
 
 from course_utils.grading.lms import Named, parse, plain_name
 from course_utils.grading.worksheet import Roster
+from course_utils.layout import SUBMITTED, CourseFolder
+from course_utils.settings import GiB, MiB
 
 MAX_FILES = 20_000  # entries in one download
-MAX_NOTEBOOK = 50 << 20  # bytes of one notebook (or of one zip a student handed in)
-MAX_TOTAL = 4 << 30  # bytes read from the whole download, nested zips included
+MAX_NOTEBOOK = 50 * MiB  # bytes of one notebook (or of one zip a student handed in)
+MAX_TOTAL = 4 * GiB  # bytes read from the whole download, nested zips included
 STAMP = "%Y-%m-%d %H:%M:%S.%f UTC"  # nbgrader's timestamp.txt
 
 
@@ -50,6 +52,13 @@ class File:
     when: datetime | None = None
     named: Named | None = None
     outer: str = ""  # for a file inside a zip the student handed in: that zip's path
+
+    @property
+    def matched(self) -> Named:
+        """What its name says, for a file matched to a student (such a file has a name)."""
+        if self.named is None:
+            raise ValueError(f"{self.path} has no name the platform gives its files")
+        return self.named
 
 
 @dataclass
@@ -149,17 +158,17 @@ def _notebook(data: bytes) -> str:
 def choose(assignment: str, others: set[str], files: list[File]) -> tuple[File | None, str]:
     """The student's notebook for `assignment` among their `files`, and why that one."""
     notebooks = [f for f in files if f.data is not None and f.path.lower().endswith(".ipynb")]
-    named = [f for f in notebooks if plain_name(f.named.file) == assignment]
+    named = [f for f in notebooks if plain_name(f.matched.file) == assignment]
     if not named:
-        named = [f for f in notebooks if plain_name(f.named.file) not in others]
+        named = [f for f in notebooks if plain_name(f.matched.file) not in others]
         if len(named) > 1:
             return None, "several notebooks, none named after the assignment"
     if not named:
         return None, ""
-    latest = max(named, key=lambda f: (int(f.named.attachment or 0), f.when, f.path))
+    latest = max(named, key=lambda f: (int(f.matched.attachment or 0), f.when, f.path))
     why = "its only notebook" if len(notebooks) == 1 else "the latest of its notebooks"
-    if latest.named.file != f"{assignment}.ipynb":
-        why += f", handed in as {latest.named.file!r}"
+    if latest.matched.file != f"{assignment}.ipynb":
+        why += f", handed in as {latest.matched.file!r}"
     return latest, why
 
 
@@ -174,15 +183,15 @@ def timestamp(found: File, submitted: datetime | None, due: datetime | None) -> 
 
 def write(course: Path, assignment: str, student: str, data: bytes, when: datetime) -> str:
     """Place the notebook in ``submitted/``; what happened to an earlier copy."""
-    folder = course / "submitted" / student / assignment
+    folder = CourseFolder(course).submitted(student, assignment)
     notebook = folder / f"{assignment}.ipynb"
     outcome = "collected"
     if folder.is_symlink() or (folder.parent.exists() and folder.parent.is_symlink()):
-        raise ValueError(f"submitted/{student} is a link: not written")
+        raise ValueError(f"{SUBMITTED}/{student} is a link: not written")
     if folder.exists():
         if notebook.is_file() and not notebook.is_symlink() and notebook.read_bytes() == data:
             return "unchanged"
-        aside = course / ".course-kit" / "collected" / assignment / student
+        aside = CourseFolder(course).collected(assignment, student)
         aside.mkdir(parents=True, exist_ok=True)
         kept = aside / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         shutil.move(str(folder), kept)
@@ -196,7 +205,7 @@ def write(course: Path, assignment: str, student: str, data: bytes, when: dateti
 def collect(course: Path, assignment: str, download: Path, lms: str, roster: Roster) -> Collection:
     """Collect `download` (the LMS's zip) for `assignment` into ``submitted/``."""
     done = Collection()
-    others = {p.name for p in (course / "source").iterdir() if p.is_dir()} - {assignment}
+    others = {p.name for p in CourseFolder(course).source().iterdir() if p.is_dir()} - {assignment}
     mine: dict[str, list[File]] = {}
     seen: set[str] = set()  # students with any file in the download
     for found in read_download(download, Budget()):
@@ -229,13 +238,13 @@ def collect(course: Path, assignment: str, download: Path, lms: str, roster: Ros
             if other is not chosen:
                 reason = (
                     "another assignment's notebook"
-                    if plain_name(other.named.file) in others
+                    if plain_name(other.matched.file) in others
                     else "not collected: " + (why or "an older notebook")
                 )
                 done.rows.append(Row(other.path, student, "skipped", reason))
         if chosen is None:
             continue
-        when = timestamp(chosen, roster.submitted(chosen.named.lms_id), roster.due)
+        when = timestamp(chosen, roster.submitted(chosen.matched.lms_id), roster.due)
         try:
             outcome = write(course, assignment, student, chosen.data or b"", when)
         except (OSError, ValueError) as error:
@@ -243,16 +252,16 @@ def collect(course: Path, assignment: str, download: Path, lms: str, roster: Ros
             continue
         done.rows.append(Row(chosen.path, student, outcome, why))
         done.written[student] = chosen.path
-        roster.remember(student, chosen.named)
+        roster.remember(student, chosen.matched)
     for student in roster.missing(seen):
         done.rows.append(Row("", student, "nothing handed in"))
-    roster.save(course / ".course-kit" / "lms" / f"{assignment}.json", lms)
+    roster.save(CourseFolder(course).lms_record(assignment), lms)
     return done
 
 
 def report(course: Path, assignment: str, done: Collection) -> Path:
     """Write the collection's table to ``grades/<assignment>-collected.csv``; its path."""
-    path = course / "grades" / f"{assignment}-collected.csv"
+    path = CourseFolder(course).grades_csv(assignment, "collected")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)

@@ -39,9 +39,10 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from course_utils.grading.bridge import Refused
+from course_utils.grading.wire import Refused
+from course_utils.settings import MiB
 
-MAX_CONFIG = 16 << 20  # bytes of one configuration's JSON text
+MAX_CONFIG = 16 * MiB  # bytes of one configuration's JSON text
 MAX_DEPTH = 64  # levels of nesting
 MAX_NODES = 100_000  # values of all kinds in one configuration
 MAX_LAYERS = 1_000
@@ -155,7 +156,7 @@ def _check_string(text: str, what: str) -> None:
         )
 
 
-def _check_keys(item: dict, what: str) -> None:
+def _check_keys(item: dict[Any, Any], what: str) -> None:
     for key in item:
         if not isinstance(key, str):
             raise Refused(f"{what} has a setting named {key!r}, which is not a string")
@@ -169,7 +170,7 @@ def _check_keys(item: dict, what: str) -> None:
         raise Refused(f"{what} names a module outside a Keras object: the grader imports none")
 
 
-def keras_function(name: Any, what: str = "the model's compiling") -> Callable:
+def keras_function(name: Any, what: str = "the model's compiling") -> Callable[..., Any]:
     """Keras's own loss or metric function named `name`, found in Keras's registry by name."""
     from keras.src import api_export
 
@@ -184,7 +185,7 @@ def keras_function(name: Any, what: str = "the model's compiling") -> Callable:
     )
 
 
-def _check_function(item: dict, what: str, functions: bool) -> None:
+def _check_function(item: dict[str, Any], what: str, functions: bool) -> None:
     module, name = item.get("module"), item.get("config")
     if not functions:
         raise Refused(
@@ -199,7 +200,7 @@ def _check_function(item: dict, what: str, functions: bool) -> None:
     keras_function(name, what)
 
 
-def _check_special(item: dict, what: str) -> None:
+def _check_special(item: dict[str, Any], what: str) -> None:
     name = item["class_name"]
     allowed = SPECIAL.get(name)
     inner = item.get("config")
@@ -212,7 +213,7 @@ def _check_special(item: dict, what: str) -> None:
         raise Refused(f"{what} has a layer connection with unexpected settings")
 
 
-def _check_node(item: dict, what: str, functions: bool) -> int:
+def _check_node(item: dict[str, Any], what: str, functions: bool) -> int:
     """Check one Keras object of a configuration; 1 if it is a layer, else 0."""
     name, module = item["class_name"], item.get("module")
     if not isinstance(name, str):

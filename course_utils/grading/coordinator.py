@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from course_utils.grading import changes, copies, gradebook
 from course_utils.grading.archive import folder_digest, replace_folder, tar_folder
@@ -27,6 +27,8 @@ from course_utils.grading.process import SUPERVISOR
 from course_utils.grading.resume import is_done, mark_done
 from course_utils.grading.signals import Shield
 from course_utils.grading.submissions import cell_order, refusals, select, source_files
+from course_utils.layout import CourseFolder
+from course_utils.settings import EPOCHS
 
 
 @dataclass
@@ -58,16 +60,16 @@ def install(
         "judge_peak": outcome.judge_peak,
     }
     gradebook.merge(db, assignment, outcome.student, outcome.rows, run)
-    graded = course / "autograded" / outcome.student / assignment
-    replace_folder(outcome.autograded, graded)
+    paths = CourseFolder(course)
+    replace_folder(outcome.autograded, paths.autograded(outcome.student, assignment))
     if outcome.feedback:
-        replace_folder(outcome.feedback, course / "feedback" / outcome.student / assignment)
-    mark_done(graded, outcome.digest)
+        replace_folder(outcome.feedback, paths.feedback(outcome.student, assignment))
+    mark_done(paths.autograded(outcome.student, assignment), outcome.digest)
 
 
 def _collect(future: Any, student: str, digest: str) -> Outcome:
     try:
-        return future.result()
+        return cast(Outcome, future.result())
     except Exception as error:  # a worker that died: report, go on
         return Outcome(
             student, digest, False, f"worker error: {error!r}", log=traceback.format_exc()
@@ -82,7 +84,7 @@ def run_jobs(
 ) -> None:
     """Keep up to two jobs per worker queued; hand each outcome to `on_outcome` as it comes."""
     pending = list(jobs)
-    running: dict = {}
+    running: dict[Any, str] = {}  # future -> student
     while pending or running:
         while pending and len(running) < 2 * executor.workers:
             student, make = pending.pop(0)
@@ -118,8 +120,7 @@ def grade_class(
         force: regrade submissions already graded and unchanged.
         feedback: also make feedback HTML.
         dask: a dask.distributed scheduler address, or ``"local"``; None for local threads.
-        epochs: the training length (``LAB_EPOCHS`` for the tests and the kernel); None: the
-            grader's ``LAB_EPOCHS`` if set, else the notebook's. In the gradebook and the CSV.
+        epochs: the training length (`course_utils.settings.EPOCHS`), kept with each grade.
         csv_path: where to write the grades (default ``grades/ASSIGNMENT.csv``).
         progress, log: show a progress bar; called with each line of news.
 
@@ -134,8 +135,8 @@ def grade_class(
     found = select(course, assignment, students)
     workers = workers or os.cpu_count() or 1
     limits = limits or Limits()
-    if epochs is None and os.environ.get("LAB_EPOCHS", "").strip():
-        epochs = int(os.environ["LAB_EPOCHS"])
+    if epochs is None and os.environ.get(EPOCHS.env, "").strip():
+        epochs = int(os.environ[EPOCHS.env])
     report = Report(assignment, epochs=epochs, failed=refusals(found, log))
     found = {s: p for s, p in found.items() if s not in report.failed}
     start = time.monotonic()
@@ -157,7 +158,7 @@ def grade_class(
     else:
         log("isolation off: student code runs as this user, with the grader's files in reach")
 
-    config = (course / "nbgrader_config.py").read_text()
+    config = CourseFolder(course).config.read_text()
     files = source_files(course, assignment)
     order = cell_order(course, assignment)
     context = f"{config}\0{length}\0feedback={feedback}"
@@ -205,7 +206,7 @@ def grade_class(
     )
     report.wall = time.monotonic() - start
     report.csv = gradebook.write_csv(
-        db, assignment, csv_path or course / "grades" / f"{assignment}.csv", report.failed
+        db, assignment, csv_path or CourseFolder(course).grades_csv(assignment), report.failed
     )
     log(
         f"{assignment}: {len(report.graded)} graded, {len(report.failed)} failed, "
@@ -220,7 +221,7 @@ def grade_class(
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed} taken, {remaining} left{postfix}]"
 
 
-def rate_text(done: int, elapsed: float, failed: int) -> str:
+def rate_text(done: float, elapsed: float, failed: int) -> str:
     """The bar's figures: submissions graded per minute so far, and how many failed."""
     rate = f"{60 * done / elapsed:.1f}/min" if done and elapsed > 0 else "?/min"
     return f"{rate}, {failed} failed"
@@ -274,7 +275,7 @@ def _run_class(
         else:
             report.failed[outcome.student] = outcome.message
         if outcome.message != "graded":  # failed, or graded without feedback
-            logs = course / "grades" / "logs" / assignment
+            logs = CourseFolder(course).logs(assignment)
             logs.mkdir(parents=True, exist_ok=True)
             (logs / f"{outcome.student}.log").write_text(outcome.log)
             what = "" if outcome.ok else "failed: "

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from course_utils.grading.jobs import Outcome
+from course_utils.grading.jobs import Outcome, Rows
+from course_utils.layout import CourseFolder
 
 TIMESTAMP = "timestamp.txt"
 
@@ -38,6 +40,11 @@ def _notebook_text(data: bytes) -> bytes:
     return json.dumps(kept, sort_keys=True).encode()
 
 
+def _framed(data: bytes) -> bytes:
+    """`data` after its length, so that no file's bytes can pass for a name or the next file."""
+    return len(data).to_bytes(8, "big") + data
+
+
 def submission_key(folder: Path, context: str, *, with_timestamp: bool) -> str:
     """The key of the submission in `folder`, graded in `context` (tests, config, length).
 
@@ -49,7 +56,7 @@ def submission_key(folder: Path, context: str, *, with_timestamp: bool) -> str:
     Returns:
         A hex digest; equal keys mean the same grading.
     """
-    digest = hashlib.sha256(context.encode() + b"\0")
+    digest = hashlib.sha256(_framed(context.encode()))
     for path in sorted(folder.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
@@ -57,9 +64,8 @@ def submission_key(folder: Path, context: str, *, with_timestamp: bool) -> str:
         if name == TIMESTAMP and not with_timestamp:
             continue
         data = path.read_bytes()
-        digest.update(name.encode() + b"\0")
-        digest.update(_notebook_text(data) if path.suffix == ".ipynb" else data)
-        digest.update(b"\0")
+        digest.update(_framed(os.fsencode(name)))
+        digest.update(_framed(_notebook_text(data) if path.suffix == ".ipynb" else data))
     return digest.hexdigest()
 
 
@@ -75,7 +81,7 @@ def class_keys(
         found: the submission folders, by student.
         context: anything else that decides the grade (the config, the training length).
     """
-    source = course / "source" / assignment
+    source = CourseFolder(course).source(assignment)
     context = submission_key(source, context, with_timestamp=True)
     con = sqlite3.connect(db)
     try:
@@ -116,14 +122,14 @@ def timestamp_of(folder: Path) -> str | None:
         return None
 
 
-def copy_rows(rows: dict[str, list[dict]], student: str, timestamp: str | None) -> dict:
+def copy_rows(rows: Rows, student: str, timestamp: str | None) -> Rows:
     """`rows` (one submission's gradebook rows) for `student`, with fresh ids throughout."""
     fresh: dict[str, str] = {}
 
     def new(old: str) -> str:
         return fresh.setdefault(old, uuid.uuid4().hex)
 
-    copied: dict[str, list[dict]] = {}
+    copied: Rows = {}
     for table, table_rows in rows.items():
         copied[table] = []
         for row in table_rows:

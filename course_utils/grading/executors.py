@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from course_utils.grading.jobs import GradingError, Job
+from course_utils.grading.jobs import GradingError, Job, Outcome
 from course_utils.grading.worker import grade_submission
 
 
@@ -37,7 +37,7 @@ class LocalExecutor:
         self.workers = workers
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="grade")
 
-    def submit(self, job: Job) -> concurrent.futures.Future:
+    def submit(self, job: Job) -> concurrent.futures.Future[Outcome]:
         """Grade `job` in the next free thread."""
         return self.pool.submit(grade_submission, job)
 
@@ -59,9 +59,9 @@ class DaskExecutor:
     Every connection is TLS with credentials. ``local`` makes a certificate for this run only
     (`Security.temporary`), shared by the scheduler, its workers and this client. A remote
     scheduler must be a ``tls://`` address, with the instructor's certificates given through
-    Dask's own configuration (``distributed.comm.tls``: see the README). Jobs carry their files
-    as bytes, so workers need the course kit installed but no shared folder; results come back
-    to this process, which alone writes the gradebook.
+    Dask's own configuration (``distributed.comm.tls``: see docs/grading-and-security.md). Jobs
+    carry their files as bytes, so workers need the course kit installed but no shared folder;
+    results come back to this process, which alone writes the gradebook.
     """
 
     def __init__(self, address: str, workers: int) -> None:
@@ -95,7 +95,8 @@ class DaskExecutor:
         """Block until one of `futures` is done; returns those done."""
         from distributed import wait
 
-        return wait(list(futures), return_when="FIRST_COMPLETED").done
+        done: set[Any] = wait(list(futures), return_when="FIRST_COMPLETED").done
+        return done
 
     def close(self, cancel: bool = False) -> None:
         """Disconnect, and stop the LocalCluster if this executor started one."""
@@ -115,13 +116,14 @@ def remote_security(address: str) -> Any:
     if not address.startswith("tls://"):
         raise GradingError(
             f"refusing the scheduler {address}: only tls:// addresses, with certificates, are "
-            "used (see the README's Dask section)"
+            "used (see 'Other machines' in docs/grading-and-security.md)"
         )
-    security = Security(require_encryption=True)
+    security: Any = Security(require_encryption=True)  # its fields are untyped __slots__
     if not (security.tls_ca_file and security.tls_client_cert):
         raise GradingError(
             "no TLS certificates for the scheduler: set distributed.comm.tls.ca-file and "
-            "distributed.comm.tls.client.cert/key in Dask's configuration (see the README)"
+            "distributed.comm.tls.client.cert/key in Dask's configuration (see 'Other machines' in "
+            "docs/grading-and-security.md)"
         )
     return security
 

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Assignment, Gradebook, MissingEntry, Student, SubmittedAssignment
 from nbgrader.plugins import ExportPlugin
+
+if TYPE_CHECKING:
+    from _csv import Writer
 
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def total(submission) -> str:  # noqa: ANN001 (an nbgrader SubmittedAssignment, or None)
+def total(submission: SubmittedAssignment | None) -> str:
     """A submission's score after its late penalty, as nbgrader's own CSV export gives it."""
     if submission is None:
         return ""
@@ -36,15 +40,17 @@ class _Export(ExportPlugin):
 
     default_file = "grades.csv"
 
-    def _assignments(self, gradebook: Gradebook) -> list:
+    def _assignments(self, gradebook: Gradebook) -> list[Assignment]:
         wanted = {str(a) for a in self.assignment}
         return [a for a in gradebook.assignments if not wanted or a.name in wanted]
 
-    def _students(self, gradebook: Gradebook) -> list:
+    def _students(self, gradebook: Gradebook) -> list[Student]:
         wanted = {str(s) for s in self.student}
         return [s for s in gradebook.students if not wanted or s.id in wanted]
 
-    def _scores(self, gradebook: Gradebook) -> Iterator[tuple[object, object, object]]:
+    def _scores(
+        self, gradebook: Gradebook
+    ) -> Iterator[tuple[Student, Assignment, SubmittedAssignment | None]]:
         """(student, assignment, submission or None) for every pair; gaps are reported."""
         assignments = self._assignments(gradebook)
         for student in self._students(gradebook):
@@ -68,7 +74,7 @@ class _Export(ExportPlugin):
         with open(dest, "w", newline="") as f:
             self.write(csv.writer(f), gradebook)
 
-    def write(self, writer, gradebook: Gradebook) -> None:  # noqa: ANN001 (a csv writer)
+    def write(self, writer: Writer, gradebook: Gradebook) -> None:
         """Write the rows."""
         raise NotImplementedError
 
@@ -82,7 +88,7 @@ class CanvasExport(_Export):
 
     default_file = "canvas.csv"
 
-    def write(self, writer, gradebook: Gradebook) -> None:  # noqa: ANN001
+    def write(self, writer: Writer, gradebook: Gradebook) -> None:
         """Header, points possible, one row per student."""
         assignments = self._assignments(gradebook)
         writer.writerow(
@@ -114,7 +120,7 @@ class MoodleExport(_Export):
 
     default_file = "moodle.csv"
 
-    def write(self, writer, gradebook: Gradebook) -> None:  # noqa: ANN001
+    def write(self, writer: Writer, gradebook: Gradebook) -> None:
         """Header, one row per student."""
         assignments = self._assignments(gradebook)
         writer.writerow(
@@ -141,7 +147,7 @@ class LongExport(_Export):
 
     default_file = "grades-long.csv"
 
-    def write(self, writer, gradebook: Gradebook) -> None:  # noqa: ANN001
+    def write(self, writer: Writer, gradebook: Gradebook) -> None:
         """Header, then every graded cell of every submission, and its late penalty as a
         negative score (one empty row for no submission)."""
         writer.writerow(["student", "assignment", "notebook", "test", "score", "max_score"])

@@ -14,8 +14,10 @@ import csv
 import sqlite3
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from course_utils.grading.jobs import SUBMISSION_TABLES, GradingError
+from course_utils.grading.jobs import SUBMISSION_TABLES, GradingError, Rows
+from course_utils.layout import GRADEBOOK, CourseFolder
 
 #: The kit's own table in the gradebook: how each submission was graded (nbgrader ignores it).
 RUNS = "course_kit_grading"
@@ -40,11 +42,11 @@ _SUBMISSIONS_OF = (
 )
 
 
-def _marks(ids: list) -> str:
+def _marks(ids: list[str]) -> str:
     return ",".join("?" * len(ids))
 
 
-def submission_rows(db: Path, assignment: str, student: str) -> dict[str, list[dict]]:
+def submission_rows(db: Path, assignment: str, student: str) -> Rows:
     """The rows of `student`'s submission of `assignment`, table by table.
 
     Args:
@@ -59,7 +61,7 @@ def submission_rows(db: Path, assignment: str, student: str) -> dict[str, list[d
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
 
-    def rows(table: str, column: str, ids: list) -> list[dict]:
+    def rows(table: str, column: str, ids: list[str]) -> list[dict[str, Any]]:
         query = f"SELECT * FROM {table} WHERE {column} IN ({_marks(ids)})"
         return [dict(r) for r in con.execute(query, ids)]
 
@@ -77,7 +79,7 @@ def submission_rows(db: Path, assignment: str, student: str) -> dict[str, list[d
     return {table: found[table] for table in SUBMISSION_TABLES}
 
 
-def delete_submissions(con: sqlite3.Connection, where: str, params: tuple) -> None:
+def delete_submissions(con: sqlite3.Connection, where: str, params: tuple[str, ...]) -> None:
     """Delete the submissions ``SELECT id FROM submitted_assignment WHERE <where>`` selects,
     with their notebooks, grades and comments (children first, as SQLite has no cascade here).
     """
@@ -100,7 +102,7 @@ def snapshot(db: Path, student: str) -> bytes:
         The bytes of a smaller gradebook file.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "gradebook.db"
+        copy = Path(tmp) / GRADEBOOK
         src, dst = sqlite3.connect(db, timeout=60), sqlite3.connect(copy)
         try:
             src.backup(dst)
@@ -119,7 +121,7 @@ def snapshot(db: Path, student: str) -> bytes:
 
 
 def merge(
-    db: Path, assignment: str, student: str, rows: dict[str, list[dict]], run: dict | None = None
+    db: Path, assignment: str, student: str, rows: Rows, run: dict[str, Any] | None = None
 ) -> None:
     """Replace `student`'s submission of `assignment` in `db` by `rows`, in one transaction.
 
@@ -166,7 +168,7 @@ def merge(
         con.close()
 
 
-def runs(db: Path, assignment: str) -> dict[str, dict]:
+def runs(db: Path, assignment: str) -> dict[str, dict[str, Any]]:
     """How each student's submission of `assignment` was graded (the kit's table), by student."""
     con = sqlite3.connect(db)
     con.row_factory = sqlite3.Row
@@ -184,9 +186,9 @@ def check_course(course: Path, assignment: str) -> Path:
     Raises:
         GradingError: no course config, no gradebook, not a gradebook, or no such assignment.
     """
-    if not (course / "nbgrader_config.py").is_file():
+    if not CourseFolder(course).config.is_file():
         raise GradingError(f"{course} is not a course folder: it has no nbgrader_config.py")
-    db = course / "gradebook.db"
+    db = CourseFolder(course).gradebook
     if not db.is_file():
         raise GradingError(
             f"{db} does not exist: run `nbgrader generate_assignment {assignment}` first"

@@ -21,10 +21,13 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from course_utils.grading.lms import canvas_upload_name, moodle_upload_name
+from course_utils.layout import CourseFolder
+from course_utils.settings import MiB
 
-MAX_FEEDBACK = 50 << 20  # bytes of one feedback file
+MAX_FEEDBACK = 50 * MiB  # bytes of one feedback file
 
 
 @dataclass
@@ -42,14 +45,17 @@ def _read(folder: Path, name: str) -> bytes | None:
         fd = os.open(folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
+    try:  # a folder opens too, but is no file to read
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FEEDBACK:
             return None
-        return f.read(MAX_FEEDBACK + 1)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_FEEDBACK + 1)
+    finally:
+        os.close(fd)
 
 
-def upload_name(lms: str, kept: dict, file: str) -> str:
+def upload_name(lms: str, kept: dict[str, Any], file: str) -> str:
     """The name under which the platform `lms` matches `file` to the student `kept`."""
     if lms == "canvas":
         return canvas_upload_name(kept.get("name", ""), kept["lms_id"], kept["attachment"], file)
@@ -62,7 +68,7 @@ def handback(course: Path, assignment: str, out: Path) -> list[Returned]:
     Raises:
         FileNotFoundError: nothing of this assignment was collected from a platform.
     """
-    record_path = course / ".course-kit" / "lms" / f"{assignment}.json"
+    record_path = CourseFolder(course).lms_record(assignment)
     if not record_path.is_file():
         raise FileNotFoundError(
             f"no LMS collection for {assignment}: run `python -m course_utils.grade collect "
@@ -74,7 +80,7 @@ def handback(course: Path, assignment: str, out: Path) -> list[Returned]:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for student, kept in sorted(students.items()):
-            folder = course / "feedback" / student / assignment
+            folder = CourseFolder(course).feedback(student, assignment)
             if folder.is_symlink() or folder.parent.is_symlink() or not folder.is_dir():
                 rows.append(Returned(student, "no feedback", "generate it first"))
                 continue

@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from course_utils.layout import OUTPUTS, CourseFolder
+
 FIRST_UID = 200_000
 
 _DATA_LOCK = threading.Lock()
@@ -211,18 +213,15 @@ def close_course(course: Path, log: Callable[[str], None]) -> None:
         course: the course folder.
         log: called with one line per permission changed.
     """
-    for folder in ("autograded", "feedback", "grades"):  # made now, so that they are closed too
-        (course / folder).mkdir(exist_ok=True)
+    paths = CourseFolder(course)
+    for folder in (paths.autograded(), paths.feedback(), paths.grades):  # closed too, made now
+        folder.mkdir(exist_ok=True)
     keep = python_paths()
     changed = protect_course(course, keep) + open_path_to(
         keep + [Path(tempfile.gettempdir()).resolve()]
     )
     for path in changed:
         log(f"permissions: {path} is now {stat.filemode(path.stat().st_mode)}")
-
-
-#: What a class run writes in the course folder.
-OUTPUTS = ("gradebook.db", "autograded", "feedback", "grades", ".course-kit")
 
 
 def hand_back(course: Path) -> int:

@@ -7,9 +7,15 @@ installed but no shared folder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from course_utils import settings as s
+from course_utils.settings import GiB
 
 #: The gradebook tables that hold one submission's results, parents first.
 SUBMISSION_TABLES = ("submitted_assignment", "submitted_notebook", "grade", "comment")
+#: One submission's rows in those tables, table by table (each row: column -> value).
+Rows = dict[str, list[dict[str, Any]]]
 
 
 class GradingError(RuntimeError):
@@ -20,29 +26,31 @@ class GradingError(RuntimeError):
 class Limits:
     """What one submission may use."""
 
-    submission_timeout: int = 3600
-    cell_timeout: int = 1800
-    memory: int = 4 * 2**30
-    max_output_bytes: int = 200_000
+    submission_timeout: int = s.SUBMISSION_TIMEOUT.default
+    cell_timeout: int = s.CELL_TIMEOUT.default
+    memory: int = s.MEMORY.default
+    max_output_bytes: int = s.MAX_OUTPUT.default
     isolate: bool = True
     judge: bool = True  # test cells in a judge process, apart from the student's kernel
     #: TensorFlow's (and OpenMP's) threads per kernel: fixed, so that neither the number of
     #: workers nor the machine's cores change what a network learns
-    threads: int = 1
+    threads: int = s.THREADS.default
     #: the seed of Python's, NumPy's and Keras's random numbers, set before the first cell
-    seed: int = 2024
-    disk: int = 1 << 30  # the size of each of the kernel's tmpfs (work, home, /tmp, /dev/shm)
+    seed: int = s.SEED.default
+    disk: int = (
+        s.DISK.default
+    )  # the size of each of the kernel's tmpfs (work, home, /tmp, /dev/shm)
     #: the judge's own memory budget, in bytes, apart from the kernel's; 0: as much as `memory`
-    judge_memory: int = 0
+    judge_memory: int = s.JUDGE_MEMORY.default
     #: seconds one request of the judge to the student's kernel (a name, a call) may take
-    request_timeout: int = 600
+    request_timeout: int = s.REQUEST_TIMEOUT.default
     #: data memory of nbgrader's own process per submission, which reads the kernels' outputs
-    grader_memory: int = 2 * 2**30
+    grader_memory: int = s.GRADER_MEMORY.default
 
     @property
     def memory_text(self) -> str:
         """The memory limit as people write it ("4 GiB")."""
-        return f"{self.memory / 2**30:g} GiB"
+        return f"{self.memory / GiB:g} GiB"
 
     @property
     def judge_budget(self) -> int:
@@ -52,7 +60,7 @@ class Limits:
     @property
     def judge_memory_text(self) -> str:
         """The judge's memory budget as people write it ("2 GiB")."""
-        return f"{self.judge_budget / 2**30:g} GiB"
+        return f"{self.judge_budget / GiB:g} GiB"
 
     @property
     def outcome_settings(self) -> str:
@@ -72,7 +80,7 @@ def parse_size(text: str) -> int:
     Raises:
         ValueError: `text` is not a size.
     """
-    units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    units = {"K": s.KiB, "M": s.MiB, "G": GiB, "T": GiB << 10}
     text = text.strip().upper().removesuffix("B").removesuffix("I")
     if text and text[-1] in units:
         return int(float(text[:-1]) * units[text[-1]])
@@ -105,7 +113,7 @@ class Outcome:
     digest: str
     ok: bool
     message: str
-    rows: dict[str, list[dict]] = field(default_factory=dict)
+    rows: Rows = field(default_factory=dict)
     autograded: bytes = b""
     feedback: bytes = b""
     wall: float = 0.0
@@ -115,3 +123,11 @@ class Outcome:
     judge_peak: int = 0  # the judge's peak memory in bytes
     log: str = ""
     copy_of: str = ""  # the student whose identical submission was graded for this one
+
+
+def failure_reason(log: str) -> str:
+    """nbgrader's last ``[ERROR]`` line in `log`, or a pointer to the log."""
+    for line in reversed(log.splitlines()):
+        if "[ERROR]" in line and "Please see" not in line:
+            return line.split("[ERROR]", 1)[1].strip()
+    return "nbgrader failed (see the log)"

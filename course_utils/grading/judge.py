@@ -26,8 +26,9 @@ import signal
 import symtable
 from typing import Any
 
-from course_utils.grading.bridge import Refused, StudentKernel
-from course_utils.grading.values import NOTES, decode, opaque
+from course_utils.grading.bridge import StudentKernel
+from course_utils.grading.values import NOTES, Models, decode, opaque
+from course_utils.grading.wire import Refused
 
 _kernel: StudentKernel | None = None
 _notes: list[str] = []
@@ -94,7 +95,7 @@ def _show_notes(*_: Any) -> None:
     _notes.clear()
 
 
-def prepare(source: str, setup: dict | None = None) -> None:
+def prepare(source: str, setup: dict[str, Any] | None = None) -> None:
     """Give the next test cell a clean namespace holding the notebook's names it reads.
 
     Args:
@@ -104,7 +105,11 @@ def prepare(source: str, setup: dict | None = None) -> None:
             may wait (``timeout``), the CPU seconds one test may use (``cpu``), the ``seed``.
     """
     global _kernel
-    shell = get_ipython()  # noqa: F821 (this runs in the judge's IPython kernel)
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("the judge runs in an IPython kernel")
     if _kernel is None:
         if setup is None:
             raise RuntimeError("the judge was not told where the student's kernel is")
@@ -130,7 +135,7 @@ def prepare(source: str, setup: dict | None = None) -> None:
         values = manifest.get("values")
         if not isinstance(values, dict):
             raise Refused("the notebook's kernel answered with something else than its names")
-        models: dict = {}
+        models: Models = {}
         for name in wanted:
             if name not in values:
                 continue

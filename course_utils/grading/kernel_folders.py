@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from course_utils.grading.isolation import mount_tmpfs
 from course_utils.grading.sandbox import Settings
+from course_utils.settings import DISK, MiB
 
 
 def copy_other_files(source: Path, target: Path) -> None:
@@ -67,8 +70,8 @@ def kernel_folder(parent: Path, uid: int | None, judge: int | None) -> Path:
         os.chmod(folder / name, mode)
     if uid is not None and root and os.environ.get(Settings.ISOLATE):
         # as root: what the kernel writes is a tmpfs
-        mount_tmpfs(folder / "sockets", 1 << 20, uid, group, 0o2770)
-        size = int(os.environ.get(Settings.TMPFS) or 1 << 30)
+        mount_tmpfs(folder / "sockets", MiB, uid, group, 0o2770)
+        size = int(os.environ.get(Settings.TMPFS) or DISK.default)
         mount_tmpfs(folder / "from-student", size, uid, group, 0o2770)
     return folder
 
@@ -83,7 +86,7 @@ def judge_folder(parent: Path, uid: int | None) -> Path:
     return folder
 
 
-def uid_of(settings: dict, name: str = Settings.UID) -> int | None:
+def uid_of(settings: Mapping[str, Any], name: str = Settings.UID) -> int | None:
     """As root, the user id the launcher's `settings` give a kernel (None otherwise)."""
     value = settings.get(name)
     return int(value) if value and os.geteuid() == 0 else None

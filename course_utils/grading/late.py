@@ -12,12 +12,16 @@ import math
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Float
 
+from course_utils.settings import PERCENT_PER_DAY
+
 
 class PercentPerDay(LateSubmissionPlugin):
     """Take `percent_per_day` of the score for each day, or part of a day, after the due date,
     up to the whole score."""
 
-    percent_per_day = Float(10.0, help="Percent of the score taken per day late.").tag(config=True)
+    percent_per_day = Float(
+        PERCENT_PER_DAY.default, help="Percent of the score taken per day late."
+    ).tag(config=True)
 
     def late_submission_penalty(
         self, student_id: str, score: float, total_seconds_late: float
@@ -26,7 +30,7 @@ class PercentPerDay(LateSubmissionPlugin):
         if total_seconds_late <= 0:
             return None
         days = math.ceil(total_seconds_late / 86_400)
-        penalty = min(score, score * self.percent_per_day * days / 100)
+        penalty: float = min(score, score * self.percent_per_day * days / 100)
         self.log.info(
             "%s: %d day(s) late, %g%% a day: %g of %g points taken",
             student_id,

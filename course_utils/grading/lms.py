@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from nbgrader.plugins.zipcollect import FileNameCollectorPlugin
 
 CANVAS_NAME = (
-    r"^(?:(?P<name>[^/]*?)_)??(?:(?P<late>LATE)_)?"
+    r"^(?:.*/)?(?:(?P<name>[^/]*?)_)??(?:(?P<late>LATE)_)?"
     r"(?P<student_id>anon_[A-Za-z0-9]+|\d+)_(?P<attachment>\d+)_(?P<file_id>[^/]+)$"
 )
 MOODLE_NAME = (
@@ -58,7 +58,10 @@ class MoodleFileNames(FileNameCollectorPlugin):
         super().__init__(named_regexp=MOODLE_NAME, **kwargs)
 
 
-PLUGINS = {"canvas": CanvasFileNames, "moodle": MoodleFileNames}
+PLUGINS: dict[str, type[FileNameCollectorPlugin]] = {
+    "canvas": CanvasFileNames,
+    "moodle": MoodleFileNames,
+}
 #: the plugins' own warnings about unmatched names: the collector reports each file once
 QUIET = logging.getLogger("course_utils.grading.lms")
 QUIET.addHandler(logging.NullHandler())

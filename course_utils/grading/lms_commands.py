@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from course_utils.layout import CourseFolder
+
 
 def _parser(command: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -23,7 +25,7 @@ def _parser(command: str, description: str) -> argparse.ArgumentParser:
 
 def _course(args: argparse.Namespace) -> tuple[Path, Path] | None:
     course = args.course.resolve()
-    db = course / "gradebook.db"
+    db = CourseFolder(course).gradebook
     if not db.is_file():
         print(f"error: no gradebook in {course}: run it in the course folder", file=sys.stderr)
         return None
@@ -47,7 +49,7 @@ def collect_main(argv: list[str]) -> int:
     if found is None:
         return 2
     course, db = found
-    if not (course / "source" / args.assignment).is_dir():
+    if not CourseFolder(course).source(args.assignment).is_dir():
         print(f"error: no assignment {args.assignment} in {course / 'source'}", file=sys.stderr)
         return 2
     if not args.download.is_file():
@@ -91,7 +93,7 @@ def handback_main(argv: list[str]) -> int:
     if found is None:
         return 2
     course, _ = found
-    out = args.to or course / "grades" / f"{args.assignment}-feedback.zip"
+    out = args.to or CourseFolder(course).feedback_zip(args.assignment)
     try:
         rows = handback(course, args.assignment, out)
     except FileNotFoundError as error:

@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course_utils.settings import DISK
+
 #: The kernel's home inside the sandbox.
 HOME = "/home/student"
 SYSTEM = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
@@ -101,7 +103,7 @@ class Mounts:
     writable: list[Path] = field(default_factory=list)
     readonly: list[Path] = field(default_factory=list)
     data: Path | None = None
-    tmpfs_bytes: int = 1 << 30
+    tmpfs_bytes: int = DISK.default
 
 
 def command(argv: list[str], mounts: Mounts) -> tuple[list[str], list[int]]:
@@ -124,10 +126,10 @@ def command(argv: list[str], mounts: Mounts) -> tuple[list[str], list[int]]:
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     for path in ("/tmp", "/dev/shm", HOME):
         cmd += ["--size", size, "--tmpfs", path]
-    for path in readable(mounts.data) + sorted(mounts.readonly):
-        cmd += ["--ro-bind", str(path), str(path)]
-    for path in sorted(mounts.writable):
-        cmd += ["--bind", str(path), str(path)]
+    for mount in readable(mounts.data) + sorted(mounts.readonly):
+        cmd += ["--ro-bind", str(mount), str(mount)]
+    for mount in sorted(mounts.writable):
+        cmd += ["--bind", str(mount), str(mount)]
     cmd += ["--size", size, "--tmpfs", str(mounts.work)]
     fds: list[int] = []
     for folder, dirs, files in os.walk(mounts.work):

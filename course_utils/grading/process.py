@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_utils.settings import KiB
+
 
 @dataclass(frozen=True)
 class ProcessResult:
@@ -68,7 +70,7 @@ class Supervisor:
     """Starts commands in their own process groups and can kill all of them."""
 
     def __init__(self) -> None:
-        self._running: set[subprocess.Popen] = set()
+        self._running: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -130,7 +132,7 @@ class Supervisor:
             status=None if timed_out.is_set() else proc.returncode,
             wall=time.monotonic() - start,
             cpu=usage.ru_utime + usage.ru_stime,
-            peak_rss=usage.ru_maxrss * 1024,
+            peak_rss=usage.ru_maxrss * KiB,
         )
 
     def stop_all(self) -> None:

@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from course_utils.grading.bridge import Refused
 from course_utils.grading.configs import COMPILE_KEYS, check, keras_function
+from course_utils.grading.wire import Refused
 
 #: numbers a rebuilt model may hold: about 100 times the largest network of the course (the
 #: lab's has 8,070 at 4 filters, the quiz's widest 72,554 at 32)
@@ -31,7 +31,7 @@ def parameter_count(variables: Iterable[Any]) -> int:
     return sum(math.prod(int(d) for d in v.shape) for v in unique.values())
 
 
-def _deserialize(config: dict) -> Any:
+def _deserialize(config: dict[str, Any]) -> Any:
     import keras
 
     with warnings.catch_warnings():

@@ -63,13 +63,16 @@ def replace_regions(
     """`source` with each region, markers included, replaced by ``replace(region lines)``."""
     out: list[str] = []
     region: list[str] = []
+    inside = False  # an end marker outside a region is dropped, as nbgrader drops it
     for kind, line in _walk(source, markers):
         if kind == "begin":
-            region = []
+            region, inside = [], True
         elif kind == "in":
             region.append(line)
         elif kind == "end":
-            out.extend(replace(region))
+            if inside:
+                out.extend(replace(region))
+            inside = False
         else:
             out.append(line)
     return "\n".join(out)

@@ -26,9 +26,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from course_utils.environment import tool_env
 from course_utils.grading.similarity import THRESHOLD, course_pairs
+from course_utils.layout import CourseFolder
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MESSAGES_SHOWN = 3
 
@@ -40,7 +45,7 @@ class TestRow:
     name: str
     max_score: float
     scores: list[float] = field(default_factory=list)
-    failures: collections.Counter = field(default_factory=collections.Counter)
+    failures: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @property
     def pass_rate(self) -> float:
@@ -52,12 +57,13 @@ class TestRow:
 def _messages(notebook: Path) -> dict[str, str]:
     """Each failed test cell's message in a graded notebook, with hidden-test lines scrubbed."""
     import nbformat
+    from nbconvert.exporters.exporter import ResourcesDict
 
     from course_utils.grading.preprocessors import HideHiddenTests
     from course_utils.grading.preprocessors.hide_hidden_tests import is_test
 
     nb = nbformat.read(notebook, as_version=4)
-    nb, _ = HideHiddenTests().preprocess(nb, {})
+    nb, _ = HideHiddenTests().preprocess(nb, ResourcesDict())
     found = {}
     for cell in nb.cells:
         if is_test(cell):
@@ -68,13 +74,15 @@ def _messages(notebook: Path) -> dict[str, str]:
     return found
 
 
-def collect(course: Path, assignment: str) -> tuple[dict[str, TestRow], dict[str, float], dict]:
+def collect(
+    course: Path, assignment: str
+) -> tuple[dict[str, TestRow], dict[str, float], dict[str, dict[str, Any]]]:
     """The tests, each student's total, and the grader's records, from the course folder."""
     from nbgrader.api import Gradebook
 
     from course_utils.grading.gradebook import runs
 
-    db = course / "gradebook.db"
+    db = CourseFolder(course).gradebook
     tests: dict[str, TestRow] = {}
     totals: dict[str, float] = {}
     with Gradebook(f"sqlite:///{db}") as gb:
@@ -83,7 +91,9 @@ def collect(course: Path, assignment: str) -> tuple[dict[str, TestRow], dict[str
             student = submission.student.id
             totals[student] = submission.score
             for notebook in submission.notebooks:
-                graded = course / "autograded" / student / assignment / f"{notebook.name}.ipynb"
+                graded = (
+                    CourseFolder(course).autograded(student, assignment) / f"{notebook.name}.ipynb"
+                )
                 messages = _messages(graded) if graded.is_file() else {}
                 for grade in notebook.grades:
                     if grade.cell.cell_type != "code":
@@ -95,7 +105,7 @@ def collect(course: Path, assignment: str) -> tuple[dict[str, TestRow], dict[str
     return dict(sorted(tests.items())), totals, runs(db, assignment)
 
 
-def _png(figure) -> str:  # noqa: ANN001 (a matplotlib figure)
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return (
@@ -126,10 +136,10 @@ def figures(tests: dict[str, TestRow], totals: dict[str, float]) -> tuple[str, s
 
 def failed_submissions(course: Path, assignment: str, graded: set[str]) -> dict[str, str]:
     """Students with a submission but no grades, and why: the grader's CSV, else its log."""
+    from course_utils.grading.jobs import failure_reason
     from course_utils.grading.submissions import find_submissions
-    from course_utils.grading.worker import failure_reason
 
-    path = course / "grades" / f"{assignment}.csv"
+    path = CourseFolder(course).grades_csv(assignment)
     said = {}
     if path.is_file():
         with open(path, newline="") as f:
@@ -137,7 +147,7 @@ def failed_submissions(course: Path, assignment: str, graded: set[str]) -> dict[
     said = {student: status.removeprefix("failed: ") for student, status in said.items()}
     failed = {}
     for student in sorted(set(find_submissions(course, assignment)) - graded):
-        log = course / "grades" / "logs" / assignment / f"{student}.log"
+        log = CourseFolder(course).log(assignment, student)
         why = said.get(student, "")
         if not why or why == "graded":
             why = failure_reason(log.read_text(errors="replace")) if log.is_file() else ""
@@ -148,9 +158,9 @@ def failed_submissions(course: Path, assignment: str, graded: set[str]) -> dict[
 def write(course: Path, assignment: str) -> tuple[Path, Path]:
     """Write the report and the tests' CSV into ``grades/``; returns their paths."""
     tests, totals, records = collect(course, assignment)
-    out = course / "grades"
+    out = CourseFolder(course).grades
     out.mkdir(exist_ok=True)
-    table = out / f"{assignment}-tests.csv"
+    table = CourseFolder(course).grades_csv(assignment, "tests")
     with open(table, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["test", "max_score", "submissions", "mean_score", "pass_rate"])
@@ -209,7 +219,7 @@ the code they share covers at least {100 * THRESHOLD:.0f}% of either.</p>
 <table><tr><th>student</th><th>student</th><th>shared code (each side)</th></tr>{similar}</table>
 </body></html>
 """
-    report = out / f"{assignment}-report.html"
+    report = CourseFolder(course).report(assignment)
     report.write_text(page)
     return report, table
 
@@ -221,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", type=Path, default=Path.cwd(), help="course folder")
     args = parser.parse_args(argv)
     course = args.course.resolve()
-    if not (course / "gradebook.db").is_file():
+    if not CourseFolder(course).gradebook.is_file():
         print(
             f"error: no gradebook.db in {course}: grade the class first, or give --course",
             file=sys.stderr,

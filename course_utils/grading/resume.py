@@ -10,13 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from course_utils.grading.gradebook import submission_rows
+from course_utils.layout import CourseFolder
 
 MARKER = ".graded-submission"
 
 
 def is_done(course: Path, db: Path, assignment: str, student: str, digest: str) -> bool:
     """Whether `student`'s submission, whose digest is `digest`, is graded and installed."""
-    marker = course / "autograded" / student / assignment / MARKER
+    marker = CourseFolder(course).autograded(student, assignment) / MARKER
     if not marker.is_file() or marker.read_text().strip() != digest:
         return False
     return bool(submission_rows(db, assignment, student)["submitted_assignment"])

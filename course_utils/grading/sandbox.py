@@ -42,12 +42,13 @@ from pathlib import Path
 
 from course_utils.grading import cgroups, namespaces
 from course_utils.grading.watcher import processes_of, watch
+from course_utils.settings import DATA_DIR, DISK, EPOCHS, KERAS_HOME, PROCESSES, Launcher, MiB
 
-MAX_FILE_BYTES = 512 * 2**20
-MAX_PROCESSES = 1024
+MAX_FILE_BYTES = 512 * MiB
+MAX_PROCESSES = PROCESSES.default
 #: Variables of the grader's environment that reach the kernel; nothing else does.
 PASSED = (
-    "LAB_EPOCHS",
+    EPOCHS.env,
     "TF_NUM_INTRAOP_THREADS",
     "TF_NUM_INTEROP_THREADS",
     "OMP_NUM_THREADS",
@@ -59,23 +60,10 @@ PASSED = (
 UMASK = 0o007
 
 
-class Settings:
-    """The environment variables through which the grader configures this launcher."""
+class Settings(Launcher):
+    """The launcher's variables (named in `course_utils.settings.Launcher`), for one kernel."""
 
-    UID = "COURSE_KIT_UID"
-    MEMORY = "COURSE_KIT_MEMORY"
-    DATA = "COURSE_KIT_DATA"
-    FOLDER = "COURSE_KIT_FOLDER"
-    CGROUPS = "COURSE_KIT_CGROUPS"
-    ISOLATE = "COURSE_KIT_ISOLATE"
-    TMPFS = "COURSE_KIT_TMPFS"
-    CPU = "COURSE_KIT_CPU"
-    #: "judge" for the judge's kernel (its own mounts, quieter TensorFlow); empty: a student's
-    ROLE = "COURSE_KIT_ROLE"
-    #: the judge's extra folders: read-write and read-only (``os.pathsep``-separated)
-    WRITABLE = "COURSE_KIT_WRITABLE"
-    READONLY = "COURSE_KIT_READONLY"
-    ALL = (UID, MEMORY, DATA, FOLDER, CGROUPS, ISOLATE, TMPFS, CPU, ROLE, WRITABLE, READONLY)
+    ALL = tuple(v for k, v in vars(Launcher).items() if k.isupper() and k != "GRADING")
 
     @classmethod
     def for_kernel(
@@ -121,15 +109,15 @@ def kernel_environment(
         USER="student",
         LOGNAME="student",
         LANG="C.UTF-8",
-        KERAS_HOME=f"{home}/.keras",
         MPLCONFIGDIR=f"{home}/.matplotlib",
         IPYTHONDIR=f"{home}/.ipython",
         JUPYTER_PATH="",
         PYTHONNOUSERSITE="1",
-        COURSE_KIT_GRADING="1",  # the notebook's hand-in check stays silent
+        # the notebook's hand-in check stays silent
+        **{KERAS_HOME.env: f"{home}/.keras", Launcher.GRADING: "1"},
     )
     if data:
-        env["FASHION_MNIST_DIR"] = data
+        env[DATA_DIR.env] = data
     return env
 
 
@@ -218,7 +206,7 @@ def launch(argv: list[str]) -> None:
         writable=[folder / "sockets", *_paths(env.get(Settings.WRITABLE))],
         readonly=[folder / "kernel.json", *_paths(env.get(Settings.READONLY))],
         data=Path(data) if data else None,
-        tmpfs_bytes=int(env.get(Settings.TMPFS) or 1 << 30),
+        tmpfs_bytes=int(env.get(Settings.TMPFS) or DISK.default),
     )
     if not judge:  # a student's kernel: the bridge's two folders, beside its own
         mounts.writable.append(folder / "from-student")

@@ -13,8 +13,13 @@ import io
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from course_utils.grading.submissions import refusal
+from course_utils.layout import CourseFolder
+
+if TYPE_CHECKING:
+    from copydetect import CodeFingerprint
 
 THRESHOLD = 0.5
 NOISE = 25  # copydetect's default k-gram length (tokens)
@@ -45,7 +50,7 @@ def solution_code(notebook: Path) -> str:
     )
 
 
-def _fingerprint(code: str, boilerplate: list):  # noqa: ANN202 (copydetect's CodeFingerprint)
+def _fingerprint(code: str, boilerplate: list[int]) -> CodeFingerprint:
     from copydetect import CodeFingerprint
 
     return CodeFingerprint(
@@ -91,8 +96,8 @@ def course_pairs(course: Path, assignment: str) -> list[Pair]:
     """The flagged pairs among the submissions of `assignment` in `course`."""
     notebooks = {
         p.parents[1].name: p
-        for p in sorted((course / "submitted").glob(f"*/{assignment}/{assignment}.ipynb"))
+        for p in sorted(CourseFolder(course).submitted().glob(f"*/{assignment}/{assignment}.ipynb"))
         if refusal(p.parent) is None  # the grader's refusals: links, special files, size
     }
-    release = course / "release" / assignment / f"{assignment}.ipynb"
+    release = CourseFolder(course).release(assignment) / f"{assignment}.ipynb"
     return similar_pairs(notebooks, release) if release.is_file() else []

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from course_utils.grading.archive import MAX_BYTES, MAX_FILES, tar_folder
 from course_utils.grading.jobs import GradingError
+from course_utils.layout import CourseFolder
 
 
 def find_submissions(course: Path, assignment: str) -> dict[str, Path]:
     """Every ``submitted/STUDENT/ASSIGNMENT`` folder, by student."""
-    submitted = course / "submitted"
+    submitted = CourseFolder(course).submitted()
     return {p.parent.name: p for p in sorted(submitted.glob(f"*/{assignment}")) if p.is_dir()}
 
 
@@ -68,7 +69,7 @@ def refusal(folder: Path) -> str | None:
 
 def source_files(course: Path, assignment: str) -> bytes:
     """The assignment's files besides its notebooks (data files a notebook reads), as a tar."""
-    source = course / "source" / assignment
+    source = CourseFolder(course).source(assignment)
 
     def keep(path: Path) -> bool:
         return (
@@ -85,7 +86,7 @@ def cell_order(course: Path, assignment: str) -> dict[str, list[str]]:
     import nbformat
 
     order = {}
-    for notebook in sorted((course / "source" / assignment).glob("*.ipynb")):
+    for notebook in sorted(CourseFolder(course).source(assignment).glob("*.ipynb")):
         cells = nbformat.read(notebook, as_version=4).cells
         ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells]
         order[notebook.stem] = [i for i in ids if i]

@@ -15,14 +15,17 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from course_utils.grading import configs, rebuild
-from course_utils.grading.bridge import Answer, Refused, StudentKernel
+from course_utils.grading.bridge import StudentKernel
+from course_utils.grading.wire import Answer, Refused, StudentError
 
 MAX_DEPTH = 64
 #: what the tests should be told about values passed to them (printed in the test's output)
 NOTES: list[str] = []
+#: the models and histories rebuilt for one test, by (kind, the notebook's id)
+Models = dict[tuple[str, Any], Any]
 
 
 class StudentFunction:
@@ -33,7 +36,7 @@ class StudentFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function in the student's kernel; its result, as data."""
-        return self._kernel.call(self._handle, self.__name__, args, kwargs)
+        return call_function(self._kernel, self._handle, self.__name__, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} of the notebook>"
@@ -48,7 +51,7 @@ class Opaque:
         object.__setattr__(self, "_handle", handle)
         object.__setattr__(self, "_why", why)
 
-    def _refuse(self, *_: Any, **__: Any):
+    def _refuse(self, *_: Any, **__: Any) -> NoReturn:
         why = object.__getattribute__(self, "_why")
         raise Refused(
             why
@@ -67,7 +70,8 @@ class Opaque:
 def opaque(type_name: str, name: str, handle: int | None, why: str = "") -> Opaque:
     """An opaque value whose class carries the notebook value's type name."""
     safe = name if name.isidentifier() else "Opaque"
-    return type(safe, (Opaque,), {"_type": type_name})(handle, why)
+    kind: type[Opaque] = type(safe, (Opaque,), {"_type": type_name})
+    return kind(handle, why)
 
 
 UNCOMPILED = "The model is passed to the tests uncompiled."
@@ -92,7 +96,7 @@ def _set_weights(model: Any, files: Any, answer: Answer) -> None:
         raise Refused(f"the model's weights do not fit its layers: {error}") from None
 
 
-def _compile(model: Any, node: dict) -> None:
+def _compile(model: Any, node: dict[str, Any]) -> None:
     """Compile `model` as the notebook did, or leave it uncompiled with a note saying why."""
     failed = node.get("compile_error")
     if failed:
@@ -115,7 +119,7 @@ def _compile(model: Any, node: dict) -> None:
         model.optimizer.build(model.trainable_variables)
 
 
-def rebuild_model(node: dict, answer: Answer) -> Any:
+def rebuild_model(node: dict[str, Any], answer: Answer) -> Any:
     """A Keras model from its architecture, weights and compile settings, in safe mode.
 
     The architecture and the compile settings are checked by `course_utils.grading.configs`
@@ -132,7 +136,15 @@ def rebuild_model(node: dict, answer: Answer) -> Any:
     return model
 
 
-def decode(node: Any, answer: Answer, kernel: StudentKernel, models: dict, depth: int = 0) -> Any:
+def _number(kind: Callable[[str], Any], text: str) -> Any:
+    """`text` as a number of `kind` (int or float), or refused."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise Refused(f"a malformed number {text[:40]!r} from the notebook's kernel") from None
+
+
+def decode(node: Any, answer: Answer, kernel: StudentKernel, models: Models, depth: int = 0) -> Any:
     """A value of the student's kernel, as plain data in the judge."""
     if not isinstance(node, dict) or depth > MAX_DEPTH:
         raise Refused("a malformed value from the notebook's kernel")
@@ -143,20 +155,25 @@ def decode(node: Any, answer: Answer, kernel: StudentKernel, models: dict, depth
     if kind == "bool" and isinstance(value, bool):
         return value
     if kind == "int" and isinstance(value, str) and len(value) < 4000:
-        return int(value)
+        return _number(int, value)
     if kind == "float" and isinstance(value, str) and len(value) < 64:
-        return float(value)
+        return _number(float, value)
     if kind == "str" and isinstance(value, str):
         return value
     if kind in ("list", "tuple") and isinstance(value, list):
         items = [decode(x, answer, kernel, models, depth + 1) for x in value]
         return items if kind == "list" else tuple(items)
     if kind == "dict" and isinstance(value, list):
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in value):
+            raise Refused("a dict whose items are not pairs")
         pairs = [decode(p, answer, kernel, models, depth + 1) for pair in value for p in pair]
         keys = pairs[::2]
         if any(isinstance(k, (list, dict)) or hasattr(k, "shape") for k in keys):
             raise Refused("a dict whose keys are not numbers, strings or tuples")
-        return dict(zip(keys, pairs[1::2], strict=True))
+        try:
+            return dict(zip(keys, pairs[1::2], strict=True))
+        except TypeError:  # a tuple holding a list
+            raise Refused("a dict whose keys are not numbers, strings or tuples") from None
     if kind == "array":
         return answer.array(node.get("f"))
     if kind == "scalar":
@@ -165,6 +182,8 @@ def decode(node: Any, answer: Answer, kernel: StudentKernel, models: dict, depth
             raise Refused("a NumPy scalar that is not one value")
         return array[()]
     if kind in ("model", "history"):
+        if not isinstance(node.get("id"), int):
+            raise Refused(f"a {kind} without its id from the notebook's kernel")
         key = (kind, node.get("id"))
         if key not in models:
             models[key] = (rebuild_model if kind == "model" else rebuild_history)(
@@ -180,7 +199,9 @@ def decode(node: Any, answer: Answer, kernel: StudentKernel, models: dict, depth
     raise Refused(f"a value of unknown kind {kind!r} from the notebook's kernel")
 
 
-def rebuild_history(node: dict, answer: Answer, kernel: StudentKernel, models: dict) -> Any:
+def rebuild_history(
+    node: dict[str, Any], answer: Answer, kernel: StudentKernel, models: Models
+) -> Any:
     """A Keras ``History``: its record, parameters, epochs and model."""
     import keras
 
@@ -197,7 +218,7 @@ def rebuild_history(node: dict, answer: Answer, kernel: StudentKernel, models: d
     return history
 
 
-def encode(value: Any, save: Callable[[Any], str], depth: int = 0) -> dict:
+def encode(value: Any, save: Callable[[Any], str], depth: int = 0) -> dict[str, Any]:
     """The judge's argument `value` as data for the notebook's kernel (`save` writes arrays)."""
     import numpy as np
 
@@ -236,3 +257,36 @@ def encode(value: Any, save: Callable[[Any], str], depth: int = 0) -> dict:
             "compile": json.dumps(compiled or None),
         }
     raise TypeError(f"the grader cannot pass a {type(value).__name__} to the notebook's functions")
+
+
+def call_function(
+    kernel: StudentKernel, handle: int, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call the notebook's function `handle` with the judge's arguments; its result, as data."""
+    import numpy as np
+
+    rid = kernel.next_id()
+    saved: list[str] = []
+
+    def save(array: Any) -> str:
+        file = f"{rid}-{len(saved)}.npy"
+        np.save(kernel.outbox / file, array, allow_pickle=False)
+        saved.append(file)
+        return file
+
+    try:
+        (kernel.outbox / f"{rid}.json").write_text(json.dumps(encode([list(args), kwargs], save)))
+        manifest, answer = kernel.request("call", rid, h=handle, args_folder=str(kernel.outbox))
+    finally:
+        for file in [*saved, f"{rid}.json"]:
+            (kernel.outbox / file).unlink(missing_ok=True)
+    try:
+        if "error" in manifest:
+            ename, evalue = (str(x) for x in manifest["error"][:2])
+            raise StudentError(f"{name}() raised {ename}: {evalue}")
+        value = decode(manifest.get("value"), answer, kernel, {})
+        while NOTES:
+            print(NOTES.pop(0))
+        return value
+    finally:
+        answer.remove()

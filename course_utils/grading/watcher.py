@@ -15,6 +15,8 @@ import signal
 import sys
 import time
 
+from course_utils.settings import KiB
+
 WATCH_SECONDS = 0.25
 
 
@@ -58,7 +60,7 @@ def sandbox_memory(pid: int) -> int:
             with open(f"/proc/{process}/smaps_rollup") as f:
                 for line in f:
                     if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
+                        total += int(line.split()[1]) * KiB
                         break
         except (OSError, ValueError):
             pass
@@ -75,7 +77,12 @@ def watch(command: list[str], env: dict[str, str], memory: int, fds: list[int]) 
         os.execve(command[0], command, env)
     for fd in fds:
         os.close(fd)
-    signal.signal(signal.SIGTERM, lambda *_: (os.kill(child, signal.SIGKILL), sys.exit(143)))
+
+    def stop(*_: object) -> None:
+        os.kill(child, signal.SIGKILL)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     while True:
         done, status = os.waitpid(child, os.WNOHANG)
         if done:

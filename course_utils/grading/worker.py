@@ -27,14 +27,16 @@ from course_utils.grading.isolation import (
     staged_data,
     unmount_below,
 )
-from course_utils.grading.jobs import Job, Limits, Outcome
+from course_utils.grading.jobs import Job, Limits, Outcome, failure_reason
 from course_utils.grading.nbrun import FEEDBACK_FAILED
 from course_utils.grading.process import SUPERVISOR
 from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_spec
+from course_utils.layout import SCRATCH_JUDGES, SCRATCH_KERNELS, CourseFolder
+from course_utils.settings import EPOCHS, FEEDBACK_TIMEOUT, GRACE, MiB
 
-GRACE_SECONDS = 120
-FEEDBACK_SECONDS = 600
-MAX_RETURNED_FILE = 50 * 2**20
+GRACE_SECONDS = GRACE.default
+FEEDBACK_SECONDS = FEEDBACK_TIMEOUT.default
+MAX_RETURNED_FILE = 50 * MiB
 
 
 def dotted(cls: type) -> str:
@@ -85,7 +87,7 @@ def kit_config(
         sanitize.append(name(cls))
     hide = dotted(HideHiddenTests)
     feedback = [name(cls) for cls in GenerateFeedback.class_traits()["preprocessors"].default()]
-    judge_folder = str(root / "judge") if limits.judge else ""
+    judge_folder = str(root / SCRATCH_JUDGES) if limits.judge else ""
     return "\n".join(
         [
             "",
@@ -95,7 +97,7 @@ def kit_config(
             f"c.Autograde.autograde_preprocessors = {autograde!r}",
             "c.OverwriteCells.add_missing_cells = False",
             f"c.RestoreTests.order = {order!r}",
-            f"c.JudgedExecute.kernels = {str(root / 'kernels')!r}",
+            f"c.JudgedExecute.kernels = {str(root / SCRATCH_KERNELS)!r}",
             f"c.JudgedExecute.judge_folder = {judge_folder!r}",
             f"c.JudgedExecute.judge_settings = {dict(judge or {})!r}",
             f"c.JudgedExecute.judge_memory_note = {limits.judge_memory_text!r}",
@@ -119,32 +121,25 @@ def tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
-def failure_reason(log: str) -> str:
-    """nbgrader's last ``[ERROR]`` line in `log`, or a pointer to the log."""
-    for line in reversed(log.splitlines()):
-        if "[ERROR]" in line and "Please see" not in line:
-            return line.split("[ERROR]", 1)[1].strip()
-    return "nbgrader failed (see the log)"
-
-
 def _scratch_course(root: Path, job: Job, judge: dict[str, str]) -> Path:
     """Lay out the scratch course under `root`: private config, gradebook and submission."""
     os.chmod(root, 0o711)
     course = root / "course"  # each kernel works in a folder of its own, root/kernels/N
-    for folder in (course, course / "autograded", course / "autograded" / job.student):
+    paths = CourseFolder(course)
+    for folder in (course, paths.autograded(), paths.autograded(job.student)):
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-    for folder in ("kernels", "judge"):  # each judge too: root/judge/N
-        (root / folder).mkdir(mode=0o711)
-        os.chmod(root / folder, 0o711)
-    (course / "nbgrader_config.py").write_text(
+    for name in (SCRATCH_KERNELS, SCRATCH_JUDGES):  # each judge too: root/judge/N
+        (root / name).mkdir(mode=0o711)
+        os.chmod(root / name, 0o711)
+    paths.config.write_text(
         job.config + kit_config(course, job.limits, root=root, order=job.cell_order, judge=judge)
     )
-    (course / "gradebook.db").write_bytes(job.gradebook)
-    untar(job.submission, course / "submitted" / job.student / job.assignment)
-    untar(job.source_files, course / "source" / job.assignment)
-    for private in ("nbgrader_config.py", "gradebook.db", "submitted", "source"):
-        os.chmod(course / private, 0o700 if (course / private).is_dir() else 0o600)
+    paths.gradebook.write_bytes(job.gradebook)
+    untar(job.submission, paths.submitted(job.student, job.assignment))
+    untar(job.source_files, paths.source(job.assignment))
+    for private in (paths.config, paths.gradebook, paths.submitted(), paths.source()):
+        os.chmod(private, 0o700 if private.is_dir() else 0o600)
     return course
 
 
@@ -180,6 +175,7 @@ def _environment(
     runtime.mkdir(mode=0o700)
     threads = str(max(1, limits.threads))
     env = tool_env(
+        None,
         JUPYTER_PATH=str(kernel_spec(root / "jupyter")),
         JUPYTER_RUNTIME_DIR=str(runtime),
         JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
@@ -191,9 +187,9 @@ def _environment(
         **_launcher_settings(limits, limits.memory, uid, groups),
     )
     env.pop("NBGRADER_EXECUTION", None)
-    env.pop("LAB_EPOCHS", None)
+    env.pop(EPOCHS.env, None)
     if epochs is not None:
-        env["LAB_EPOCHS"] = str(epochs)
+        env[EPOCHS.env] = str(epochs)
     return env
 
 
@@ -252,14 +248,14 @@ def grade_submission(job: Job) -> Outcome:
             judge_peak=judge_peak,
             log=text,
         )
-        graded = course / "autograded" / job.student / job.assignment
+        graded = CourseFolder(course).autograded(job.student, job.assignment)
         if run.timed_out:
             outcome.message = f"stopped: grading ran over {limit} s"
             return outcome
         if run.status not in (0, FEEDBACK_FAILED) or not graded.is_dir():
             outcome.message = failure_reason(text)
             return outcome
-        outcome.rows = submission_rows(course / "gradebook.db", job.assignment, job.student)
+        outcome.rows = submission_rows(CourseFolder(course).gradebook, job.assignment, job.student)
         if not outcome.rows["submitted_assignment"]:
             outcome.message = "nbgrader wrote no grades"
             return outcome
@@ -269,12 +265,12 @@ def grade_submission(job: Job) -> Outcome:
             outcome.message = f"not graded: {error}"
             return outcome
         if job.feedback:
-            made = course / "feedback" / job.student / job.assignment
-            if run.status != 0 or not made.is_dir():  # the grades still count
+            given = CourseFolder(course).feedback(job.student, job.assignment)
+            if run.status != 0 or not given.is_dir():  # the grades still count
                 outcome.ok = True
                 outcome.message = "graded, but feedback failed: " + failure_reason(text)
                 return outcome
-            outcome.feedback = tar_folder(made)
+            outcome.feedback = tar_folder(given)
         outcome.ok = True
         outcome.message = "graded"
         return outcome

@@ -16,10 +16,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from course_utils.grading.lms import Named
+from course_utils.settings import MiB
 
-MAX_WORKSHEET = 20 << 20
+MAX_WORKSHEET = 20 * MiB
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Roster:
     names: dict[str, str] = field(default_factory=dict)  # LMS id -> the platform's name
     times: dict[str, datetime] = field(default_factory=dict)  # LMS id -> last submission
     due: datetime | None = None
-    kept: dict[str, dict] = field(default_factory=dict)  # student -> what hand-back needs
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)  # student -> for hand-back
 
     def student(self, lms_id: str) -> str | None:
         """The roster student with this LMS id (None when none, or more than one)."""
@@ -71,7 +73,7 @@ def _due(db: Path, assignment: str) -> datetime | None:
 
     with Gradebook(f"sqlite:///{db}") as gradebook:
         try:
-            due = gradebook.find_assignment(assignment).duedate
+            due: datetime | None = gradebook.find_assignment(assignment).duedate
         except MissingEntry:
             return None
     return due.replace(tzinfo=UTC) if due is not None and due.tzinfo is None else due

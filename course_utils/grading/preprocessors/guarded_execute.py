@@ -13,14 +13,17 @@ itself makes that choice on its own.
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from jupyter_client import KernelManager
+from jupyter_client import AsyncKernelClient, AsyncKernelManager, KernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
+
+from course_utils import settings
 
 TEXT_TYPES = {"stream", "display_data", "execute_result", "update_display_data"}
 
@@ -42,23 +45,32 @@ del _course_kit_seed
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
     """An error output whose traceback is just ``ename: evalue``."""
-    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+    out: NotebookNode = new_output(
+        "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+    return out
 
 
 class GuardedExecute(Execute):
     """nbgrader's `Execute`, bounded in time and output, and graded past a dead kernel."""
 
+    # nbclient's: seconds per cell (None: no limit); the kernel, set while the notebook runs
+    timeout: int | None
+    km: AsyncKernelManager
+    kc: AsyncKernelClient
+
     submission_timeout = Integer(
-        3600, help="Seconds the whole notebook may run; cells after that are not run."
+        settings.SUBMISSION_TIMEOUT.default,
+        help="Seconds the whole notebook may run; cells after that are not run.",
     ).tag(config=True)
     max_output_bytes = Integer(
-        200_000, help="Output kept per cell; the rest is dropped and counted."
+        settings.MAX_OUTPUT.default, help="Output kept per cell; the rest is dropped and counted."
     ).tag(config=True)
     memory_note = Unicode(
         "", help="How the kernel's memory is limited, said when a kernel dies."
     ).tag(config=True)
     seed = Integer(
-        2024,
+        settings.SEED.default,
         allow_none=True,
         help="Seed of Python's, NumPy's and Keras's random numbers, set before the first "
         "cell; None: not seeded.",
@@ -77,11 +89,14 @@ class GuardedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
         self._seeded = self.seed is None
-        return super().preprocess(nb, resources, km=km)
+        done: tuple[NotebookNode, ResourcesDict] = super().preprocess(nb, resources, km=km)
+        return done
 
     def _seed_kernel(self) -> None:
         """Seed the student's kernel (once, before its first cell)."""
         self._seeded = True
+        if self.seed is None:
+            return
         start = time.monotonic()
         msg_id = self.kc.execute(
             SEED_CODE.format(seed=int(self.seed)), silent=True, store_history=False
@@ -150,7 +165,7 @@ class GuardedExecute(Execute):
         return cell, resources
 
     def output(
-        self, outs: list, msg: dict, display_id: str | None, cell_index: int
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
     ) -> NotebookNode | None:
         """Keep an output while the cell's total stays under the cap; count what is dropped."""
         if msg["msg_type"] in TEXT_TYPES:
@@ -161,4 +176,5 @@ class GuardedExecute(Execute):
             if used > self.max_output_bytes:
                 self._dropped[cell_index] = self._dropped.get(cell_index, 0) + size
                 return None
-        return super().output(outs, msg, display_id, cell_index)
+        kept: NotebookNode | None = super().output(outs, msg, display_id, cell_index)
+        return kept

@@ -49,7 +49,8 @@ class HideHiddenTests(NbGraderPreprocessor):
     ) -> tuple[NotebookNode, ResourcesDict]:
         """Strip the test cells' hidden parts, learn their lines, then scrub every output."""
         markers = Markers(self.begin_test_delimeter, self.end_test_delimeter)
-        secrets, public = set(), set()
+        secrets: set[str] = set()
+        public: set[str] = set()
         for cell in nb.cells:
             try:
                 shown = without_hidden(cell.source, markers)
@@ -69,7 +70,8 @@ class HideHiddenTests(NbGraderPreprocessor):
                     if output.output_type == "error":
                         output.traceback = [f"{output.ename}: {output.evalue}"]
         self._secrets = sorted(secrets - public, key=len, reverse=True)
-        return super().preprocess(nb, resources)
+        done: tuple[NotebookNode, ResourcesDict] = super().preprocess(nb, resources)
+        return done
 
     def _scrub(self, text: str) -> str:
         plain = ANSI.sub("", text)

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_client import AsyncKernelClient, KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -35,6 +36,7 @@ from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from traitlets import Dict, Integer, Unicode
 
+from course_utils import settings
 from course_utils.grading.isolation import unmount_below
 from course_utils.grading.kernel_folders import (
     copy_other_files,
@@ -56,10 +58,11 @@ def gradebook_tests(resources: ResourcesDict) -> dict[str, str]:
     with Gradebook(info["db_url"]) as gradebook:
         notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
         sources = {cell.name: cell for cell in notebook.source_cells}
+        answers = {cell.name for cell in notebook.solution_cells}  # graded, but the student's
         return {
             cell.name: sources[cell.name].source
             for cell in notebook.grade_cells
-            if cell.cell_type == "code" and cell.name in sources
+            if cell.cell_type == "code" and cell.name in sources and cell.name not in answers
         }
 
 
@@ -81,26 +84,29 @@ class JudgedExecute(GuardedExecute):
         "", help="How the judge's memory is limited, said when the judge dies."
     ).tag(config=True)
     request_timeout = Integer(
-        600, help="Seconds the judge waits for one answer of the student's kernel."
+        settings.REQUEST_TIMEOUT.default,
+        help="Seconds the judge waits for one answer of the student's kernel.",
     ).tag(config=True)
 
     def preprocess(
         self,
         nb: NotebookNode,
         resources: ResourcesDict | None = None,
-        km: AsyncKernelManager | None = None,
+        km: KernelManager | None = None,
     ) -> tuple[NotebookNode, ResourcesDict]:
         """Run the notebook; test cells in the judge when a judge folder is set."""
-        self._tests = gradebook_tests(resources) if self.judge_folder else {}
-        self._judge_km = self._judge_kc = None
+        given = ResourcesDict() if resources is None else resources  # nbgrader always gives them
+        self._tests = gradebook_tests(given) if self.judge_folder else {}
+        self._judge_km: AsyncKernelManager | None = None
+        self._judge_kc: AsyncKernelClient | None = None
         self._judge_ready = False
-        self._folder = None
+        self._folder: Path | None = None
         self._judges = 0
         if self.kernels:
             student = uid_of(dict(os.environ))
             judge = uid_of(self.judge_settings) if self.judge_folder else None
             self._folder = kernel_folder(Path(self.kernels), student, judge)
-            copy_other_files(Path(resources["metadata"]["path"]), self._folder / "work")
+            copy_other_files(Path(given["metadata"]["path"]), self._folder / "work")
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
@@ -168,14 +174,14 @@ class JudgedExecute(GuardedExecute):
                 pass
         self._judge_km = self._judge_kc = None
 
-    def _bridge(self, student: AsyncKernelManager) -> dict:
+    def _bridge(self, student: AsyncKernelManager) -> dict[str, Any]:
         """The judge's first request: how to reach the student's kernel, the bridge's folders."""
         folder = self._folder
         if folder is None:
             raise RuntimeError("the judge needs JudgedExecute.kernels: the bridge's folders")
         inbox, outbox = folder / "from-student", folder / "to-student"
         info = student.get_connection_info()
-        info["key"] = info["key"].decode()
+        info["key"] = info["key"].decode()  # type: ignore[attr-defined]  # bytes, typed str
         return {
             "connection": info,
             "inbox": str(inbox),
@@ -204,8 +210,11 @@ class JudgedExecute(GuardedExecute):
     def _prepare(self, cell: NotebookNode, student: AsyncKernelManager) -> str | None:
         """Ask the judge to fetch the cell's names; an error message if that failed."""
         setup = None
+        kc = self._judge_kc
+        if kc is None:
+            raise RuntimeError("the judge is not running")
         if not self._judge_ready:
-            run_sync(self._judge_kc.wait_for_ready)(timeout=self.startup_timeout)
+            run_sync(kc.wait_for_ready)(timeout=self.startup_timeout)
             setup = self._bridge(student)
             self._judge_ready = True
         code = (
@@ -213,7 +222,7 @@ class JudgedExecute(GuardedExecute):
             f".prepare({cell.source!r}, {setup!r})"
         )
         start = time.monotonic()
-        msg_id = self._judge_kc.execute(code, silent=True, store_history=False)
+        msg_id = kc.execute(code, silent=True, store_history=False)
         reply = self.wait_for_reply(msg_id)
         self.log.info(
             "Judge: %s's names fetched in %.1f s",
@@ -237,7 +246,7 @@ class JudgedExecute(GuardedExecute):
             return self._not_run(cell), resources
         if not self._seeded:  # the student's kernel, even when a test cell comes first
             self._seed_kernel()
-        if self._judge_kc is None:  # never in the student's kernel
+        if self._judge_km is None or self._judge_kc is None:  # never in the student's kernel
             cell.outputs = [error_output("GraderError", "the grader's judge could not start")]
             cell.execution_count = None
             return cell, resources

@@ -24,7 +24,8 @@ from traitlets import Dict
 
 
 def _grade_id(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    grade_id: str | None = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return grade_id
 
 
 class RestoreTests(NbGraderPreprocessor):
@@ -82,7 +83,7 @@ class RestoreTests(NbGraderPreprocessor):
     ) -> tuple[NotebookNode, ResourcesDict]:
         """Rebuild the test cells, keep those in place, put the others where they belong."""
         tests, order, graded, solutions = self._tests(resources)
-        rank = {name: i for i, name in enumerate(order)}
+        rank: dict[str | None, int] = {name: i for i, name in enumerate(order)}
         cells: list[NotebookNode] = []
         placed: dict[str, int] = {}
         for cell in nb.cells:
