@@ -42,6 +42,7 @@ import nbformat
 import pytest
 
 from course_utils.environment import BIN, tool_env
+from course_utils.grading.isolation import open_path_to, python_paths
 from support.paths import ROOT
 
 #: The course id of the kit's nbgrader_config.py.
@@ -217,6 +218,9 @@ class Exchange:
     def __init__(self, course: Path, course_id: str = COURSE_ID):
         """Create the exchange root and the course folder's nbgrader_config.py."""
         _require_root()
+        # The students run nbgrader from this environment: as root, the grader opens the way to
+        # it for other users (traverse only) as it does for kernels; a clone may sit in /root.
+        open_path_to(python_paths())
         self.course_id = course_id
         self.course = course
         # pytest's tmp_path may be 0700: the students could not reach an exchange there
