@@ -52,7 +52,9 @@ class Handed:
 def parse(name: str) -> tuple[str, str] | None:
     """(student, assignment) from an inbound folder's name; None if it is not one."""
     found = NAME.match(name)
-    return (found.group(1), found.group(2)) if found else None
+    if not found or {found.group(1), found.group(2)} & {".", ".."}:
+        return None  # both become folder names: never one that leaves its parent
+    return found.group(1), found.group(2)
 
 
 def snapshot(inbound: Path, name: str) -> tuple[tuple[str, int, int, int], ...] | None:

@@ -16,8 +16,8 @@ the service resumes where it was on its next start.
 
 from __future__ import annotations
 
-import hashlib
 import html
+import json
 import os
 import time
 from collections.abc import Callable
@@ -41,7 +41,10 @@ def exchange_of(course: Path) -> tuple[Path, str, dict[str, attempts.Policy]]:
         config = loader.load_config()
     except ConfigFileNotFound:
         raise GradingError(f"{course} has no nbgrader_config.py: not a course folder") from None
-    root = config.get("Exchange", {}).get("root", "/srv/nbgrader/exchange")
+    from nbgrader.exchange.default.exchange import Exchange
+
+    default = Exchange.class_traits()["root"].default()  # nbgrader's own, where none is set
+    root = config.get("Exchange", {}).get("root", default)
     course_id = config.get("CourseDirectory", {}).get("course_id", "")
     if not course_id:
         raise GradingError("nbgrader_config.py sets no c.CourseDirectory.course_id")
@@ -53,8 +56,10 @@ def exchange_of(course: Path) -> tuple[Path, str, dict[str, attempts.Policy]]:
 
 
 def feedback_address(secret: str, notebook_id: str) -> str:
-    """The file name nbgrader's ``fetch_feedback`` looks for (``notebook_hash``'s rule)."""
-    return hashlib.md5(secret.encode() + notebook_id.encode()).hexdigest() + ".html"
+    """The file name nbgrader's ``fetch_feedback`` looks for."""
+    from nbgrader.utils import notebook_hash
+
+    return f"{notebook_hash(secret=secret, notebook_id=notebook_id)}.html"
 
 
 class Service:
@@ -72,7 +77,7 @@ class Service:
         """Read the course's exchange and policies; open (or make) the service's record."""
         self.course = Path(course).resolve()
         self.root, self.course_id, self.policies = exchange_of(self.course)
-        self.limits, self.workers, self.epochs, self.log = limits, workers, epochs, log
+        self.log = log
         self.record = Record(self.course)
         self.grading = Grading(
             self.course, self.record, self.policies, limits, workers, epochs, log
@@ -141,7 +146,7 @@ class Service:
                 handed.owner,
                 handed.received.isoformat(),
                 handed.secret,
-                _json(handed.notebooks),
+                json.dumps(handed.notebooks),
                 status,
                 reason=handed.refused,
             )
@@ -157,9 +162,11 @@ class Service:
     def decide(self) -> bool:
         """Decide each new attempt by its assignment's policy, oldest first."""
         new = self.record.attempts("status = 'new'")
+        source = CourseFolder(self.course).source()
+        known = {p.name for p in source.iterdir() if p.is_dir()} if source.is_dir() else set()
         for attempt in new:
             policy = self.policies.get(attempt.assignment, attempts.Policy())
-            if not CourseFolder(self.course).source(attempt.assignment).is_dir():
+            if attempt.assignment not in known:
                 self.record.update(
                     attempt.name,
                     status="refused",
@@ -242,12 +249,6 @@ class Service:
                     f"{title}</title></head><body>{banner}</body></html>"
                 )
         return pages
-
-
-def _json(items: list[str]) -> str:
-    import json
-
-    return json.dumps(items)
 
 
 def _banner(attempt: Attempt, policy: attempts.Policy, every: list[Attempt]) -> str:

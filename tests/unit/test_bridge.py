@@ -12,7 +12,7 @@ from course_utils.grading.bridge import StudentKernel
 from course_utils.grading.values import decode
 from course_utils.grading.wire import StudentError
 
-from .helpers_part2 import connection, student_kernel
+from .kernels import connection, student_kernel
 
 NOTEBOOK = """
 import numpy as np

@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from course_utils.grading import changes
-from unit.helpers_part1 import add_lab, add_submission, copy_file, empty_gradebook, gradebook
+from unit.builders import add_lab, add_submission, copy_file, empty_gradebook, gradebook
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from course_utils.grading import collect
 from course_utils.grading.collect import Budget, Collection, File, Row
 from course_utils.grading.lms import Named
 from course_utils.grading.worksheet import Roster
-from unit.helpers_part1 import notebook_bytes, zip_bytes
+from unit.builders import notebook_bytes, zip_bytes
 
 NB = notebook_bytes("x = 1")
 WHEN = datetime(2026, 11, 1, 11, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from course_utils.grading import coordinator, gradebook
 from course_utils.grading.archive import tar_folder
 from course_utils.grading.jobs import GradingError, Job, Limits, Outcome
 from course_utils.grading.resume import MARKER
-from unit.helpers_part1 import add_lab, add_submission, copy_file, empty_gradebook, notebook_bytes
+from unit.builders import add_lab, add_submission, copy_file, empty_gradebook, notebook_bytes
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from course_utils.grading import copies
 from course_utils.grading.jobs import Outcome
-from unit.helpers_part1 import add_lab, empty_gradebook, notebook_bytes
+from unit.builders import add_lab, empty_gradebook, notebook_bytes
 
 NB = notebook_bytes("x = 1", "print(x)")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.grading import export
-from unit.helpers_part1 import add_lab, add_submission, empty_gradebook, gradebook
+from unit.builders import add_lab, add_submission, empty_gradebook, gradebook
 
 ROSTER = {
     "ann": {"first_name": "Ann", "last_name": "Able", "email": "ann@uni.example",

@@ -11,8 +11,8 @@ import pytest
 
 from course_utils.grading import gradebook
 from course_utils.grading.jobs import SUBMISSION_TABLES, GradingError
-from unit.helpers_part1 import add_lab, add_submission, empty_gradebook
-from unit.helpers_part1 import gradebook as open_gradebook
+from unit.builders import add_lab, add_submission, empty_gradebook
+from unit.builders import gradebook as open_gradebook
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.grading import inbound
-from unit.helpers_part1 import notebook_bytes
+from unit.builders import notebook_bytes
 
 NB = notebook_bytes("x = 1")
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -222,3 +222,10 @@ def test_a_submission_without_a_top_level_notebook_is_refused(tmp_path, files):
 
 def test_an_unknown_owner_is_named_by_uid():
     assert inbound._owner(4_000_000_000) == "uid 4000000000"
+
+
+@pytest.mark.parametrize("part", [".", ".."])
+def test_a_name_whose_parts_would_leave_a_folder_is_not_a_submission(part):
+    assert inbound.parse(f"alice+{part}+2026-12-04 07:26:44.540670 UTC+AbC") is None
+    assert inbound.parse(f"{part}+lab+2026-12-04 07:26:44.540670 UTC+AbC") is None
+    assert inbound.parse("alice+lab+2026-12-04 07:26:44.540670 UTC+AbC") == ("alice", "lab")

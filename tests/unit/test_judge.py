@@ -12,7 +12,7 @@ from course_utils.grading import judge
 from course_utils.grading.judge import TestCPULimit as CPULimit
 from course_utils.grading.judge import student_names
 
-from .helpers_part2 import connection, student_kernel
+from .kernels import connection, student_kernel
 
 
 @pytest.mark.parametrize(

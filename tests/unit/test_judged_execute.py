@@ -13,7 +13,7 @@ from course_utils.grading.preprocessors import JudgedExecute
 from course_utils.grading.preprocessors.judged_execute import gradebook_tests
 from course_utils.grading.sandbox import Settings
 
-from .helpers_part2 import empty_gradebook
+from .builders import empty_gradebook
 
 TEST_A = "assert f() == 1"
 TEST_B = "assert g() == 2"
@@ -23,7 +23,7 @@ MANUAL_CODE = "# YOUR CODE HERE\nraise NotImplementedError()"
 @pytest.fixture(scope="module")
 def resources(tmp_path_factory):
     folder = tmp_path_factory.mktemp("course")
-    url = empty_gradebook(folder / "gradebook.db")
+    url = f"sqlite:///{empty_gradebook(folder / 'gradebook.db')}"
     with Gradebook(url) as gb:
         gb.add_assignment("lab")
         gb.add_notebook("lab", "lab")

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from course_utils.grading import lms_commands
-from unit.helpers_part1 import copy_file, empty_gradebook, gradebook, notebook_bytes, zip_bytes
+from unit.builders import copy_file, empty_gradebook, gradebook, notebook_bytes, zip_bytes
 
 
 @pytest.fixture(scope="module")

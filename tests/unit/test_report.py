@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import report
-from unit.helpers_part1 import add_lab, add_submission, copy_file, empty_gradebook
+from unit.builders import add_lab, add_submission, copy_file, empty_gradebook
 
 HIDDEN = "assert secret_value == 42"
 

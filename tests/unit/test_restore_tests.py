@@ -9,7 +9,7 @@ from nbgrader.api import Gradebook
 
 from course_utils.grading.preprocessors import RestoreTests
 
-from .helpers_part2 import empty_gradebook
+from .builders import empty_gradebook
 
 #: the instructor's notebook: (grade id, kind, source)
 INSTRUCTOR = [
@@ -25,7 +25,7 @@ ORDER = [name for name, _, _ in INSTRUCTOR]
 @pytest.fixture(scope="module")
 def resources(tmp_path_factory):
     """A gradebook of the instructor's notebook (made once: it only is read)."""
-    url = empty_gradebook(tmp_path_factory.mktemp("course") / "gradebook.db")
+    url = f"sqlite:///{empty_gradebook(tmp_path_factory.mktemp('course') / 'gradebook.db')}"
     with Gradebook(url) as gb:
         gb.add_assignment("lab")
         gb.add_notebook("lab", "lab")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from course_utils.grading import resume
-from unit.helpers_part1 import add_lab, add_submission, copy_file, empty_gradebook
+from unit.builders import add_lab, add_submission, copy_file, empty_gradebook
 
 
 @pytest.fixture(scope="module")

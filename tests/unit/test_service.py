@@ -18,7 +18,7 @@ from course_utils.grading.jobs import GradingError
 from course_utils.grading.service import Service, exchange_of, feedback_address
 from course_utils.grading.service_db import Attempt
 from course_utils.settings import SETTLE, Setting
-from unit.helpers_part1 import add_lab, empty_gradebook, notebook_bytes
+from unit.builders import add_lab, empty_gradebook, notebook_bytes
 
 ME = pwd.getpwuid(os.geteuid()).pw_name  # who hands in the submissions made here
 NB = notebook_bytes("x = 1")
@@ -86,7 +86,11 @@ def test_the_exchange_root_defaults_to_nbgraders(tmp_path):
     (tmp_path / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'x'\n"
     )
-    assert exchange_of(tmp_path) == (Path("/srv/nbgrader/exchange"), "x", {})
+    from nbgrader.exchange.default.exchange import Exchange
+
+    nbgraders = Exchange().root  # what nbgrader itself uses when no root is set
+    assert nbgraders == "/usr/local/share/nbgrader/exchange"
+    assert exchange_of(tmp_path) == (Path(nbgraders), "x", {})
 
 
 def test_a_course_without_a_course_id_cannot_be_served(tmp_path):

@@ -14,7 +14,7 @@ from course_utils.grading.attempts import Policy
 from course_utils.grading.coordinator import Report
 from course_utils.grading.service_db import Attempt, Record
 from course_utils.grading.service_grading import Grading, install_attempt, settle_counted
-from unit.helpers_part1 import notebook_bytes
+from unit.builders import notebook_bytes
 
 RECEIVED = datetime(2026, 12, 4, 7, 26, 45, 123456, tzinfo=UTC)
 

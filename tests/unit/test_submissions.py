@@ -11,7 +11,7 @@ import pytest
 
 from course_utils.grading import submissions
 from course_utils.grading.jobs import GradingError
-from unit.helpers_part1 import notebook_bytes
+from unit.builders import notebook_bytes
 
 NB = notebook_bytes("x = 1")
 

@@ -10,7 +10,7 @@ import pytest
 from course_utils.grading import worksheet
 from course_utils.grading.lms import Named
 from course_utils.grading.worksheet import Roster
-from unit.helpers_part1 import copy_file, empty_gradebook, gradebook
+from unit.builders import copy_file, empty_gradebook, gradebook
 
 DUE = datetime(2026, 11, 1, 12, 0)
 

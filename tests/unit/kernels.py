@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,22 +9,6 @@ from typing import Any
 
 #: the bridge's folders in a student kernel's folder
 BRIDGE_FOLDERS = ("sockets", "from-student", "to-student")
-
-
-def empty_gradebook(path: Path) -> str:
-    """The URL of a new gradebook at `path`.
-
-    nbgrader asks Alembic for its schema version in a subprocess when it makes a database
-    (seconds on a busy machine); a database that already has the version table skips that.
-    """
-    from nbgrader.api import Gradebook
-
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-    url = f"sqlite:///{path}"
-    with Gradebook(url):
-        pass  # nbgrader's tables
-    return url
 
 
 @contextmanager
