@@ -53,6 +53,16 @@ what nbgrader runs: execute, judge, hide    ``preprocessors/``
 from __future__ import annotations
 
 import importlib.util
+import sys
+
+#: Optional modules the grader's processes do without. jsonschema (under nbformat) imports
+#: ``rfc3987_syntax``, when installed (jupyter-events asks for it), to check the "iri" formats:
+#: it builds a parser at import, over a second of every grading process's start, and there is
+#: an nbgrader process per submission. No schema the grader validates (nbformat's) names those
+#: formats; `tests/unit/test_grading_package.py` checks it.
+SKIPPED_IMPORTS = ("rfc3987_syntax",)
+for _name in SKIPPED_IMPORTS:
+    sys.modules.setdefault(_name, None)  # type: ignore[arg-type]  # None: "cannot import"
 
 COURSE_EXTRA = ("nbgrader", "nbclient", "nbconvert", "psutil", "tqdm")
 

@@ -59,3 +59,23 @@ def test_a_cell_that_floods_or_kills_its_kernel_is_graded_and_the_rest_not_run(t
     assert "stopped in an earlier cell" in after.outputs[0].evalue
     assert after.execution_count is None
     assert nb.cells[4].source == "the end" and "outputs" not in nb.cells[4]
+
+
+def _exit_handler_ran(tmp_path, **settings) -> bool:
+    mark = tmp_path / "exit-handler-ran"
+    code = f"import atexit, pathlib\natexit.register(pathlib.Path({str(mark)!r}).touch)"
+    nb = new_notebook(cells=[new_code_cell(code)])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    executor = GuardedExecute(seed=None, timeout=60, submission_timeout=120, **settings)
+    executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return mark.exists()
+
+
+def test_the_kernel_is_killed_after_the_last_cell_and_its_exit_handlers_never_run(tmp_path):
+    assert GuardedExecute().shutdown_kernel == "immediate"
+    assert not _exit_handler_ran(tmp_path)
+    assert _exit_handler_ran(tmp_path, shutdown_kernel="graceful")  # what a graceful stop does

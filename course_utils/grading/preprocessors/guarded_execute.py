@@ -21,7 +21,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from traitlets import Enum, Integer, Unicode
 
 from course_utils import settings
 
@@ -59,6 +59,13 @@ class GuardedExecute(Execute):
     km: AsyncKernelManager
     kc: AsyncKernelClient
 
+    shutdown_kernel = Enum(
+        ["graceful", "immediate"],
+        default_value="immediate",
+        help="How the kernel stops after the last cell. Immediately (killed, with its sandbox): "
+        "a graded kernel has nothing to save, and a graceful stop waited about 3 s for "
+        "TensorFlow's exit, and ran the notebook's own exit handlers.",
+    ).tag(config=True)
     submission_timeout = Integer(
         settings.SUBMISSION_TIMEOUT.default,
         help="Seconds the whole notebook may run; cells after that are not run.",
