@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from course_utils.grading import judge
+from course_utils.grading.judge import KERAS_OPTIONAL, student_names
 from course_utils.grading.judge import TestCPULimit as CPULimit
-from course_utils.grading.judge import student_names
 
 from .kernels import connection, student_kernel
 
@@ -160,3 +160,32 @@ def test_a_test_cell_gets_the_notebooks_names_it_reads_and_runs_with_them(shell,
         judge.prepare("assert student", None)  # the next test: a clean namespace
         assert "images" not in names and "doubled" not in names
         assert names["student"] == "ada"
+
+
+def _after_importing_keras(code: str) -> subprocess.Popen[str]:
+    probe = (
+        f"{code}\nimport sys\n"
+        f"print(sorted(n for n in {KERAS_OPTIONAL!r} if sys.modules.get(n) is not None))\n"
+        "import keras, numpy, sklearn.metrics\n"  # a test may still import them itself
+        "print(keras.layers.Dense(2)(numpy.ones((1, 3))).shape)\n"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", probe],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def test_the_judge_imports_keras_without_the_libraries_keras_only_uses_if_present():
+    runs = [
+        _after_importing_keras(
+            "from course_utils.grading.judge import import_keras\nimport_keras()"
+        ),
+        _after_importing_keras("import keras"),  # what Keras alone imports
+    ]
+    (judge, err), (plain, _) = (run.communicate(timeout=300) for run in runs)
+    assert runs[0].returncode == 0, err
+    assert judge.split("\n")[:2] == ["[]", "(1, 2)"]
+    assert plain.split("\n")[0] == repr(sorted(KERAS_OPTIONAL))

@@ -48,6 +48,8 @@ from course_utils.grading.preprocessors.guarded_execute import GuardedExecute, e
 from course_utils.grading.sandbox import Settings, kernel_spec
 
 JUDGE_KERNEL = "course-kit-judge"
+#: the judge's first code: Keras, lighter (`judge.import_keras`), and the names tests expect
+JUDGE_START = "import course_utils.grading.judge as j\nj.import_keras()\ndel j\nimport keras, numpy"
 #: judges started for one notebook at most (each break costs one test and starts a new one)
 MAX_JUDGES = 8
 
@@ -162,7 +164,7 @@ class JudgedExecute(GuardedExecute):
         self._judge_kc.start_channels()
         self._judge_ready = False
         # Imports overlap with the student's first cells; replies are matched by message id.
-        self._judge_kc.execute("import keras, numpy, course_utils.grading.judge", silent=True)
+        self._judge_kc.execute(JUDGE_START, silent=True)
 
     def _stop_judge(self) -> None:
         if self._judge_kc is not None:
