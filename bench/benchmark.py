@@ -1,6 +1,6 @@
 """Benchmark: the kit against its baselines, in one run, every figure beside its target.
 
-    python bench/benchmark.py --original ORIGINAL.txt      # every part (about an hour)
+    python bench/benchmark.py --original ORIGINAL.txt      # every part (hours: the class of 200)
     python bench/benchmark.py --part grading                # one part
 
 Part "grading": a lab class and a quiz class graded by plain ``nbgrader autograde``, one

@@ -7,13 +7,12 @@ no network), and the bridge's ``from-student/`` and ``to-student/``. The kernel 
 the sandbox launcher, so nothing it writes reaches ``autograded/`` or feedback.
 
 A second kernel, the judge (`course_utils.grading.judge`), starts beside it through the same
-launcher, in a sandbox of its own (``judge_settings``: as root a user of its own, apart from
-the student's; its own memory budget, control group and CPU limit; no network): it sees the
-kit, the data set, the student's sockets (read-only), its answers (to read and delete) and the
-folder where it writes its arguments, nothing else of the course. The bridge's folders belong
-to the judge's group, so that it reaches the student's sockets and reads the answers. Each test
-cell, recognised by its grade id and its source matching the gradebook's, runs in the judge
-after `judge.prepare` has fetched the notebook names it reads; its outputs are the ones
+launcher, in a sandbox of its own (``judge_settings``: as root its own user; its own memory,
+control group and CPU limit; no network): it sees the kit, the data, the student's sockets
+(read-only), its answers (to read and delete) and its arguments' folder, nothing else. The
+bridge's folders belong to the judge's group: it reaches the student's sockets, reads answers.
+Each test cell, recognised by its grade id and its source matching the gradebook's, runs in the
+judge after `judge.prepare` has fetched the notebook names it reads; its outputs are the ones
 nbgrader scores. Every other cell runs in the student's kernel. A judge that dies or hangs
 costs only the test it was running: that test fails with a line saying so, and a fresh judge
 takes the next one.
