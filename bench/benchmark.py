@@ -439,14 +439,12 @@ def cell_seconds(path: Path, grade_id: str) -> float:
     """How long cell `grade_id` of an executed notebook ran, from its execution metadata."""
     import nbformat
 
-    from support import cell
+    from support.notebooks import cell, seconds_run
 
-    timing = cell(nbformat.read(path, as_version=4), grade_id).metadata["execution"]
-    start, end = (
-        datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
-        for key in ("iopub.execute_input", "shell.execute_reply")
-    )
-    return (end - start).total_seconds()
+    seconds = seconds_run(cell(nbformat.read(path, as_version=4), grade_id))
+    if seconds is None:
+        raise SystemExit(f"cell {grade_id} of {path} has no execution record")
+    return seconds
 
 
 def quiz(work: Path, xla: bool) -> None:
@@ -481,8 +479,10 @@ def quiz(work: Path, xla: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parts = ["grading", "overhead", "scaling", "judge", "sandbox", "lab", "quiz", "service"]
-    parts.append("class")
+    parts = [
+        *("grading", "overhead", "scaling", "judge", "sandbox"),
+        *("lab", "quiz", "service", "class"),
+    ]
     parser.add_argument("--part", choices=[*parts, "all"], default="all")
     parser.add_argument("--original", type=Path, help="the adapted notebook's code (part lab)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")

@@ -1,7 +1,7 @@
 """Benchmark parts "overhead" and "class": what grading adds to a notebook's own cells.
 
-Part "overhead": the lab's untouched release graded by ``python -m course_utils.grade
---epochs 1``, alone (a class of one, one worker) and as part of a class (the reference and
+Part "overhead": the lab's untouched release graded by the kit's grader at ``--epochs 1``,
+alone (a class of one, one worker) and as part of a class (the reference and
 two mistakes beside it, two workers). Its fixed cost is the grader's wall time for it less the
 notebook's own time: its cells' times (the autograded notebook's execution records) and the
 seeding before the first cell (it imports Keras, as the notebook's first cell would). The
@@ -17,7 +17,6 @@ class) divided by the cores.
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import subprocess
@@ -30,7 +29,7 @@ import nbformat
 
 from course_utils.environment import tool_env
 from support import LAB, Course, mutate
-from support.notebooks import with_code
+from support.notebooks import seconds_run, with_code
 
 ASSIGNMENT = "lab3_part2"
 FIXED_TARGET_S = 4.0
@@ -40,15 +39,7 @@ SEEDED = re.compile(r"Seeded the kernel with \d+ in ([0-9.]+) s")
 
 def own_seconds(course: Course, student: str, log: str) -> tuple[float, float]:
     """(the cells' seconds, the seeding's seconds) of `student`'s graded notebook."""
-    cells = 0.0
-    for cell in course.autograded(student).cells:
-        timing = cell.get("metadata", {}).get("execution", {})
-        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
-            start, end = (
-                datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
-                for key in ("iopub.execute_input", "shell.execute_reply")
-            )
-            cells += (end - start).total_seconds()
+    cells = sum(seconds_run(c) or 0.0 for c in course.autograded(student).cells)
     seeded = SEEDED.search(log)
     return cells, float(seeded.group(1)) if seeded else 0.0
 
@@ -75,15 +66,16 @@ def overhead(work: Path, row: Callable, target: Callable) -> None:
     print("\nFixed cost: the untouched release, alone and in a class, --epochs 1", flush=True)
     widths = [34, 10, 10, 10, 12]
     lines = [row("untouched release", ["graded in", "cells", "seeding", "fixed cost"], widths)]
-    for name, workers, others in (("alone", 1, []), ("in a class of 4", 2, ["wrong_order"])):
+    beside = ("wrong_order", "transposed_confusion")
+    for name, workers, mistakes in (("alone", 1, ()), ("in a class of 4", 2, beside)):
         (work / name).mkdir()
         course = Course(work / name, ASSIGNMENT)
         release = nbformat.read(course.release, as_version=4)
         course.submit("untouched", release)
-        if others:
+        if mistakes:
             reference = course.solved(LAB.answers)
             course.submit("reference", reference)
-            for mistake in ("wrong_order", "transposed_confusion"):
+            for mistake in mistakes:
                 cell, old, new, _ = LAB.wrong[mistake]
                 course.submit(mistake, mutate(reference, cell, old, new))
         report = _grade(course, workers)
@@ -93,7 +85,7 @@ def overhead(work: Path, row: Callable, target: Callable) -> None:
         values = [f"{outcome.wall:.1f} s", f"{cells:.1f} s", f"{seeding:.1f} s", f"{fixed:.1f} s"]
         lines.append(row(name, values, widths))
         target(f"untouched release, fixed cost, {name}", fixed, FIXED_TARGET_S, "s")
-        if not others:  # the whole command, as an instructor types it
+        if not mistakes:  # the whole command, as an instructor types it
             start = time.monotonic()
             done = subprocess.run(
                 [sys.executable, "-m", "course_utils.grade", ASSIGNMENT, "--course",

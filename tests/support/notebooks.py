@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import nbformat
 
 
@@ -20,6 +22,18 @@ def cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
         if grade_id_of(candidate) == grade_id:
             return candidate
     raise KeyError(f"no cell with grade_id {grade_id!r}")
+
+
+def seconds_run(cell: nbformat.NotebookNode) -> float | None:
+    """How long an executed cell ran, from nbclient's execution records; None if not run."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+        return None
+    start, end = (
+        datetime.datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+        for key in ("iopub.execute_input", "shell.execute_reply")
+    )
+    return (end - start).total_seconds()
 
 
 def with_code(

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nbformat
 
-import course_utils.grading
 from course_utils.grading import SKIPPED_IMPORTS, require_course_extra
 
 #: the string formats that only the skipped modules check
@@ -51,4 +50,3 @@ def test_no_schema_of_nbformat_uses_a_format_only_the_skipped_modules_check():
 
 def test_the_course_extra_is_installed_here():
     assert require_course_extra() is None
-    assert course_utils.grading.COURSE_EXTRA
