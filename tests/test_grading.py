@@ -165,7 +165,11 @@ get_ipython().events.register("pre_run_cell", _show_each_cell)""",
             unsolved,
         ),
         "loops_forever": (
-            with_code(reference, "confusion", before="while True:\n    pass\n"),
+            # waits rather than spins: the same cell limit stops both, and a spinning loop
+            # would take a core from the tests beside it for the whole limit
+            with_code(
+                reference, "confusion", before="import time\n\nwhile True:\n    time.sleep(1)\n"
+            ),
             {"test_confusion"},
         ),
         "exhausts_memory": (

@@ -63,3 +63,12 @@ def test_no_module_of_the_package_is_over_300_lines():
     }
     assert len(sizes) > 15
     assert {name: n for name, n in sizes.items() if n > 300} == {}
+
+
+def test_the_longest_first_order_names_files_that_exist():
+    from conftest import LONGEST_FIRST
+
+    files = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    files |= {p.name for p in (ROOT / "source").glob("*/*.ipynb")}
+    assert sorted(set(LONGEST_FIRST) - files) == []
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import html
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from nbgrader.utils import is_solution
 from course_utils.assignments import generate, nbgrader
 from course_utils.environment import tool_env
 from course_utils.grading.regions import SOLUTION, hidden_lines, without_markers
+from course_utils.layout import CourseFolder
 from support.mistakes import Spec
 from support.notebooks import grade_id_of, mutate
 from support.paths import ROOT
@@ -25,16 +28,34 @@ from support.paths import ROOT
 Scores = dict[str, tuple[float, float]]
 
 
+#: Each assignment's course as ``nbgrader generate_assignment`` left it, made once per test
+#: process: a new course is a copy (generating takes seconds, copying a fraction of one).
+_GENERATED: dict[str, Path] = {}
+
+
+def _generated(assignment: str) -> Path:
+    """The config, the instructor notebook, the release and the gradebook of `assignment`."""
+    if assignment not in _GENERATED:
+        folder = Path(tempfile.mkdtemp(prefix=f"course-kit-generated-{assignment}-"))
+        atexit.register(shutil.rmtree, folder, True)
+        shutil.copy(ROOT / "nbgrader_config.py", folder)
+        shutil.copytree(ROOT / "source" / assignment, folder / "source" / assignment)
+        generate(assignment, folder)
+        _GENERATED[assignment] = folder
+    return _GENERATED[assignment]
+
+
 class Course:
     """A course folder made from this repository's config and one assignment of `source/`."""
 
     def __init__(self, folder: Path, assignment: str):
-        """Copy the config and the instructor notebook into `folder`, generate the release."""
+        """Copy the config and the instructor notebook into `folder`, with the release and the
+        gradebook that ``nbgrader generate_assignment`` makes of them."""
         self.root = folder
         self.assignment = assignment
-        shutil.copy(ROOT / "nbgrader_config.py", folder)
-        shutil.copytree(ROOT / "source" / assignment, folder / "source" / assignment)
-        self.release = generate(assignment, folder) / f"{assignment}.ipynb"
+        shutil.copytree(_generated(assignment), folder, dirs_exist_ok=True)
+        self.release = CourseFolder(folder).release(assignment) / f"{assignment}.ipynb"
+        assert self.release.is_file(), self.release
 
     @property
     def source(self) -> Path:
@@ -150,7 +171,8 @@ def build_class(
 ) -> nbformat.NotebookNode:
     """Submit a class: "reference" (the solved release), "untouched" (the release as given,
     unless `untouched` is false) and the students with mistakes: each of `mistakes` alone, or
-    else every mistake of `spec`, alone or with the others of its group (`Spec.submissions`).
+    else every mistake of `spec`, alone or with the others of its group (`Spec.submissions`;
+    `Spec.untrained` groups hand in its experiment as given).
 
     Returns:
         The reference notebook, to derive more submissions from.
@@ -168,8 +190,20 @@ def build_class(
         for mistake in group:
             cell, old, new, _ = spec.wrong[mistake]
             nb = mutate(nb, cell, old, new)
+        if group in spec.untrained and spec.experiment is not None:
+            nb = as_given(nb, course, spec.experiment[0])
         course.submit(student, nb)
     return reference
+
+
+def as_given(nb: nbformat.NotebookNode, course: Course, grade_id: str) -> nbformat.NotebookNode:
+    """A copy of `nb` whose cell `grade_id` is as the release gives it (not solved)."""
+    given = next(
+        c for c in nbformat.read(course.release, as_version=4).cells if grade_id_of(c) == grade_id
+    )
+    nb = nbformat.from_dict(nb)
+    next(c for c in nb.cells if grade_id_of(c) == grade_id).source = given.source
+    return nb
 
 
 def hidden_test_lines(source: Path, release: Path, min_length: int = 12) -> set[str]:

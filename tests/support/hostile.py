@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from support.course import Course
+from support.course import Course, as_given
 from support.mistakes import LAB
 from support.notebooks import cell, grade_id_of, mutate, with_code
 from support.paths import ROOT
@@ -336,10 +336,7 @@ def lab_reference(reference: nbformat.NotebookNode) -> dict[str, Entry]:
 
 def quiz_partly_solved(course: Course, reference: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The solved quiz, its filter experiment as handed out (no training, ``test_sweep`` lost)."""
-    release = nbformat.read(course.release, as_version=4)
-    nb = nbformat.from_dict(reference)
-    cell(nb, "sweep").source = cell(release, "sweep").source
-    return nb
+    return as_given(reference, course, "sweep")
 
 
 def quiz_tricks(course: Course, reference: nbformat.NotebookNode) -> dict[str, Entry]:
@@ -502,6 +499,44 @@ def correct_styles(reference: nbformat.NotebookNode) -> dict[str, nbformat.Noteb
         "cm = np.zeros((10, 10), dtype=int)\nnp.add.at(cm, (actual, predicted), 1)",
     )
     return styles
+
+
+#: The correct styles handed in together, one notebook per group: styles in different cells
+#: share one training (the four compile spellings need four notebooks).
+STYLE_GROUPS = (
+    ("sequential_add_loop", "float64_arrays", "optimiser_and_loss_objects", "tf_confusion_matrix"),
+    (
+        "layer_objects_tests_deleted_and_moved",
+        "loss_function_and_optimiser_name",
+        "numpy_accuracy_and_confusion",
+    ),
+    ("loss_class_and_optimiser_get",),
+    ("tf_keras_spellings",),
+)
+
+
+def grouped_styles(reference: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """The correct styles, `STYLE_GROUPS` at a time: student ("style__style...") -> notebook.
+
+    The first style of a group is the notebook (it may delete or move cells); each other style's
+    changed cells replace theirs. Two styles of a group never change the same cell.
+    """
+    styles = correct_styles(reference)
+    assert sorted(s for group in STYLE_GROUPS for s in group) == sorted(styles)
+    given = {grade_id_of(c): c.source for c in reference.cells if grade_id_of(c)}
+    grouped = {}
+    for first, *others in STYLE_GROUPS:
+        nb = nbformat.from_dict(styles[first])
+        changed = {g for c in nb.cells if (g := grade_id_of(c)) and c.source != given[g]}
+        for other in others:
+            for c in styles[other].cells:
+                grade_id = grade_id_of(c)
+                if grade_id and c.source != given[grade_id]:
+                    assert grade_id not in changed, f"{other} changes {grade_id} again"
+                    cell(nb, grade_id).source = c.source
+                    changed.add(grade_id)
+        grouped["__".join((first, *others))] = nb
+    return grouped
 
 
 def write_files(folder: Path, files: dict[str, str]) -> None:

@@ -1,8 +1,8 @@
 """Each assignment's tests, written answers and kinds of mistake, with the tests each must lose.
 
 The round trip submits one student per mistake (or per group of mistakes aimed at different
-tests, `Spec.together`); the hostile class and the benchmark reuse the
-lab's table.
+tests, `Spec.together`, some without the long experiment, `Spec.untrained`); the hostile class
+and the benchmark reuse the lab's table.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ class Spec:
     #: mistakes handed in together, in one notebook (they aim at different tests): training
     #: networks costs the same for one mistake as for two
     together: list[tuple[str, ...]] = field(default_factory=list)
+    #: a cell that trains for long, and the tests that read what it makes
+    experiment: tuple[str, set[str]] | None = None
+    #: groups of `together` aimed at other tests, handed in with the `experiment` cell as given:
+    #: no training, and those tests lost as well
+    untrained: list[tuple[str, ...]] = field(default_factory=list)
 
     def submission(self, mistake: str) -> str:
         """The student who hands in `mistake` (alone, or with the others of its group)."""
@@ -37,7 +42,11 @@ class Spec:
 
     def lost_by(self, student: str) -> set[str]:
         """The tests `student`'s notebook must lose: those its mistakes aim at."""
-        return set().union(*(self.wrong[m][3] for m in self.submissions()[student]))
+        group = self.submissions()[student]
+        lost = set().union(*(self.wrong[m][3] for m in group))
+        if group in self.untrained and self.experiment is not None:
+            lost |= self.experiment[1]
+        return lost
 
 
 LAB = Spec(
@@ -184,12 +193,20 @@ QUIZ = Spec(
         "the bias corrections are swapped: v (averaged with beta1) is divided by 1 - beta1**t, "
         "r (averaged with beta2) by 1 - beta2**t",
     ),
-    # Each quiz notebook trains four networks: mistakes in different exercises share one.
+    # The filter experiment trains four networks: mistakes in different exercises share them
+    # (the two Adam mistakes need two notebooks), and the group aimed at other exercises leaves
+    # the experiment as given.
     together=[
-        ("valid_padding", "adam_no_bias_correction"),
-        ("softmax_unshifted", "adam_betas_swapped"),
-        ("summed_crossentropy", "params_without_running_stats", "picks_the_best_model"),
+        (
+            "valid_padding",
+            "adam_no_bias_correction",
+            "summed_crossentropy",
+            "picks_the_best_model",
+        ),
+        ("softmax_unshifted", "adam_betas_swapped", "params_without_running_stats"),
     ],
+    experiment=("sweep", {"test_sweep"}),
+    untrained=[("softmax_unshifted", "adam_betas_swapped", "params_without_running_stats")],
 )
 
 #: The table of each assignment, by name.

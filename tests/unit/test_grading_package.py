@@ -50,3 +50,17 @@ def test_no_schema_of_nbformat_uses_a_format_only_the_skipped_modules_check():
 
 def test_the_course_extra_is_installed_here():
     assert require_course_extra() is None
+
+
+def test_the_kits_nbgrader_command_is_nbgraders_own_without_the_skipped_imports(tmp_path):
+    import nbgrader
+
+    from course_utils.assignments import NBGRADER_MAIN
+    from course_utils.assignments import nbgrader as run_nbgrader
+
+    assert NBGRADER_MAIN.index("import course_utils.grading") < NBGRADER_MAIN.index("nbgrader")
+    done = run_nbgrader(["--version"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f"nbgrader version {nbgrader.__version__}"), done.stdout
+    failed = run_nbgrader(["generate_assignment", "no_such_assignment"], tmp_path)
+    assert failed.returncode == 1, failed.stderr  # nbgrader's own exit status comes back
