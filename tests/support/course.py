@@ -21,6 +21,7 @@ from course_utils.environment import tool_env
 from course_utils.grading.regions import SOLUTION, hidden_lines, without_markers
 from course_utils.layout import CourseFolder
 from support.mistakes import Spec
+from support.notebooks import cell as cell_of
 from support.notebooks import grade_id_of, mutate
 from support.paths import ROOT
 
@@ -188,9 +189,9 @@ def build_class(
     for student, group in groups.items():
         nb = reference
         for mistake in group:
-            cell, old, new, _ = spec.wrong[mistake]
-            nb = mutate(nb, cell, old, new)
-        if group in spec.untrained and spec.experiment is not None:
+            grade_id, old, new, _ = spec.wrong[mistake]
+            nb = mutate(nb, grade_id, old, new)
+        if spec.experiment is not None and spec.skips_experiment(group):
             nb = as_given(nb, course, spec.experiment[0])
         course.submit(student, nb)
     return reference
@@ -198,11 +199,9 @@ def build_class(
 
 def as_given(nb: nbformat.NotebookNode, course: Course, grade_id: str) -> nbformat.NotebookNode:
     """A copy of `nb` whose cell `grade_id` is as the release gives it (not solved)."""
-    given = next(
-        c for c in nbformat.read(course.release, as_version=4).cells if grade_id_of(c) == grade_id
-    )
     nb = nbformat.from_dict(nb)
-    next(c for c in nb.cells if grade_id_of(c) == grade_id).source = given.source
+    given = nbformat.read(course.release, as_version=4)
+    cell_of(nb, grade_id).source = cell_of(given, grade_id).source
     return nb
 
 

@@ -44,9 +44,14 @@ class Spec:
         """The tests `student`'s notebook must lose: those its mistakes aim at."""
         group = self.submissions()[student]
         lost = set().union(*(self.wrong[m][3] for m in group))
-        if group in self.untrained and self.experiment is not None:
+        if self.experiment is not None and self.skips_experiment(group):
             lost |= self.experiment[1]
         return lost
+
+    def skips_experiment(self, group: tuple[str, ...]) -> bool:
+        """Whether the notebook of `group` hands in the experiment cell as given."""
+        assert not self.untrained or self.experiment is not None, "untrained needs experiment"
+        return group in self.untrained
 
 
 LAB = Spec(

@@ -58,7 +58,17 @@ def test_the_kits_nbgrader_command_is_nbgraders_own_without_the_skipped_imports(
     from course_utils.assignments import NBGRADER_MAIN
     from course_utils.assignments import nbgrader as run_nbgrader
 
-    assert NBGRADER_MAIN.index("import course_utils.grading") < NBGRADER_MAIN.index("nbgrader")
+    # its imports, then what nbgrader's checks of a notebook load: none of the skipped modules
+    imports = NBGRADER_MAIN.rsplit("sys.exit", 1)[0]
+    code = imports + (
+        "import nbformat\n"
+        "from nbformat.v4 import new_notebook, new_code_cell\n"
+        "nbformat.validate(new_notebook(cells=[new_code_cell('x = 1')]))\n"
+        f"print(sorted(n for n in {SKIPPED_IMPORTS!r} if sys.modules.get(n) is not None))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
     done = run_nbgrader(["--version"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(f"nbgrader version {nbgrader.__version__}"), done.stdout
