@@ -1,8 +1,9 @@
 """Grading a class with `python -m course_utils.grade`: parallel workers, limits, isolation,
 leak-free feedback, resuming after an interruption, and the same gradebook as plain nbgrader.
 
-The class is the lab's reference solution and one hostile submission per trick below, each
-with the tests it must lose. Training is shortened by LAB_EPOCHS, as in the round trip.
+The class is the lab's reference solution and the hostile tricks below, each notebook with the
+tests it must lose (a trick in the confusion-matrix cell shares its notebook with one in an
+earlier cell, aimed at another test). Training is shortened by LAB_EPOCHS, as in the round trip.
 """
 
 from __future__ import annotations
@@ -143,10 +144,11 @@ def _show_each_cell(info):
 get_ipython().events.register("pre_run_cell", _show_each_cell)""",
     )
 
+    # Tricks in the confusion-matrix cell come last in a notebook; each follows a trick in an
+    # earlier cell, aimed at another test (one training for the two).
+    loop = "import time\n\nwhile True:\n    time.sleep(1)\n"
+    hog = "_hog = [np.ones(2**27) for _ in range(8)]  # 8 GiB\n"
     return {
-        "edited_test_cell": (edited, {"test_model"}),
-        "deleted_test_cell": (deleted, {"test_confusion"}),
-        "redefined_helper": (redefined, {"test_accuracy"}),
         "always_equal": (always_equal, {"test_confusion"}),
         "reads_solutions": (
             with_code(release, "preprocess", after="\n" + probe(reads, "read")),
@@ -164,23 +166,19 @@ get_ipython().events.register("pre_run_cell", _show_each_cell)""",
             ),
             unsolved,
         ),
-        "loops_forever": (
-            # waits rather than spins: the same cell limit stops both, and a spinning loop
-            # would take a core from the tests beside it for the whole limit
-            with_code(
-                reference, "confusion", before="import time\n\nwhile True:\n    time.sleep(1)\n"
-            ),
-            {"test_confusion"},
+        # the loop waits rather than spins: the same cell limit stops both, and a spinning loop
+        # would take a core from the tests beside it for the whole limit
+        "edited_test_cell__loops_forever": (
+            with_code(edited, "confusion", before=loop),
+            {"test_model", "test_confusion"},
         ),
-        "exhausts_memory": (
-            with_code(
-                reference, "accuracy", before="_hog = [np.ones(2**27) for _ in range(8)]  # 8 GiB\n"
-            ),
-            {"test_accuracy"},
+        "exhausts_memory__deleted_test_cell": (
+            with_code(deleted, "accuracy", before=hog),
+            {"test_accuracy", "test_confusion"},
         ),
-        "exits_kernel": (
-            with_code(reference, "confusion", before="import os\n\nos._exit(3)\n"),
-            {"test_confusion"},
+        "redefined_helper__exits_kernel": (
+            with_code(redefined, "confusion", before="import os\n\nos._exit(3)\n"),
+            {"test_accuracy", "test_confusion"},
         ),
         "leaks_tests": (leaker, unsolved),
     }
@@ -304,13 +302,13 @@ def outputs(course: Course, student: str, grade_id: str) -> str:
 def test_what_broke_each_notebook_is_said_in_it(hostile_class):
     course = hostile_class["course"]
     assert "KernelDied: the kernel stopped while this cell ran" in outputs(
-        course, "exits_kernel", "confusion"
+        course, "redefined_helper__exits_kernel", "confusion"
     )
     assert "NotRun: not run: the kernel stopped in an earlier cell" in outputs(
-        course, "exits_kernel", "test_confusion"
+        course, "redefined_helper__exits_kernel", "test_confusion"
     )
-    assert "MemoryError" in outputs(course, "exhausts_memory", "accuracy")
-    assert "CellTimeoutError" in outputs(course, "loops_forever", "confusion")
+    assert "MemoryError" in outputs(course, "exhausts_memory__deleted_test_cell", "accuracy")
+    assert "CellTimeoutError" in outputs(course, "edited_test_cell__loops_forever", "confusion")
     assert "bytes of output were not kept" in outputs(course, "floods_output", "preprocess")
     size = (
         (course.root / "autograded" / "floods_output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")

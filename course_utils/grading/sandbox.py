@@ -54,6 +54,7 @@ PASSED = (
     "OMP_NUM_THREADS",
     "PYTHONHASHSEED",
     "PYTHONUNBUFFERED",
+    "NUMPY_MADVISE_HUGEPAGE",
 )
 #: Files the kernel makes are readable and writable by its group: the bridge's folders belong
 #: to the judge's group, so that the judge reaches the kernel's sockets and reads its answers.

@@ -133,11 +133,15 @@ LAB = Spec(
         "test_model",
         "layer 1 is ReLU, expected BatchNormalization: BatchNormalization after the first Conv2D",
     ),
-    # Mistakes in the network paired with mistakes in other exercises: one training for two.
+    # Mistakes in different cells handed in together: one training for each group. Each network
+    # mistake leads a group. The two mistakes that spoil training (integer labels stop it, a
+    # learning rate 1,000 times too large makes it diverge) share a notebook, beside no mistake
+    # whose test a spoilt training could fail in its place.
     together=[
-        ("wrong_order", "faked_accuracy"),
+        ("wrong_order", "faked_accuracy", "no_normalisation"),
         ("no_batchnorm", "transposed_confusion"),
-        ("eight_filters", "no_validation_split"),
+        ("eight_filters", "no_validation_split", "wrong_loss"),
+        ("labels_not_one_hot", "wrong_learning_rate"),
     ],
 )
 

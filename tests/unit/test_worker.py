@@ -139,12 +139,14 @@ def test_the_scratch_course_holds_the_config_gradebook_submission_and_files(tmp_
 def test_nbgraders_environment(tmp_path, staged, monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     monkeypatch.setenv(EPOCHS.env, "99")
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     limits = Limits(threads=2, seed=11, memory=3 * 2**30, isolate=False)
     env = worker._environment(tmp_path, limits, None, [], None)
     assert "NBGRADER_EXECUTION" not in env
     assert EPOCHS.env not in env  # the notebook's own length
     assert env["PYTHONHASHSEED"] == "11"
     assert env["TF_NUM_INTRAOP_THREADS"] == env["OMP_NUM_THREADS"] == "2"
+    assert env["NUMPY_MADVISE_HUGEPAGE"] == worker.HUGE_PAGES == "0"
     assert env[Settings.MEMORY] == str(3 * 2**30)
     assert env[Settings.DATA] == str(staged)
     assert env[Settings.ISOLATE] == ""
@@ -158,6 +160,12 @@ def test_nbgraders_environment(tmp_path, staged, monkeypatch):
     again = worker._environment(tmp_path / "other", limits, 4242, ["/g"], 2)
     assert again[EPOCHS.env] == "2"
     assert again[Settings.UID] == "4242" and again[Settings.CGROUPS] == "/g"
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # the instructor's own choice
+    (tmp_path / "third").mkdir()
+    assert (
+        worker._environment(tmp_path / "third", limits, None, [], None)["NUMPY_MADVISE_HUGEPAGE"]
+        == "1"
+    )
 
 
 def test_a_job_that_cannot_be_unpacked_fails_and_leaves_no_scratch_folder(
