@@ -490,6 +490,15 @@ def main() -> None:
     parser.add_argument(
         "--class-size", type=int, default=200, help="submissions in part class (default 200)"
     )
+    parser.add_argument(
+        "--class-on",
+        choices=["both", "local", "dask"],
+        default="both",
+        help="part class: a worker per core, the Dask cluster, or both one after the other",
+    )
+    parser.add_argument(
+        "--class-workers", type=int, help="part class: local workers (default: one per core)"
+    )
     args = parser.parse_args()
     print(
         f"{datetime.date.today()}, {platform.node()}: {os.cpu_count()} cores, "
@@ -516,7 +525,9 @@ def main() -> None:
                 if part == "overhead":
                     overhead(work / part, row, target)
                 else:
-                    big_class(work / part, args.class_size, row, target)
+                    big_class(
+                        work / part, args.class_size, args.class_on, args.class_workers, row, target
+                    )
             elif part == "service":
                 from service_bench import service
 

@@ -115,19 +115,28 @@ def distinct_class(course: Course, size: int) -> list[str]:
     return students
 
 
-def big_class(work: Path, size: int, row: Callable, target: Callable) -> None:
+def big_class(
+    work: Path, size: int, on: str, workers: int | None, row: Callable, target: Callable
+) -> None:
+    """A class of `size`, graded `on` "local" (`workers`, default one per core), "dask" or
+    "both"; each row printed once done."""
     cores = os.cpu_count() or 1
+    workers = workers or cores
     print(f"\nA class of {size} distinct lab submissions, --epochs 1, {cores} cores", flush=True)
     widths = [30, 10, 14, 14, 14, 10]
     heads = ["wall", "CPU/subm.", "own time", "own/cores", "ratio"]
     lines = [row("", heads, widths)]
-    for name, dask in (("local, a worker per core", None), ("Dask, 2 processes, TLS", "local")):
+    print(lines[0], flush=True)
+    local = "local, a worker per core" if workers == cores else f"local, {workers} workers"
+    for name, dask in ((local, None), ("Dask, 2 processes, TLS", "local")):
+        if on != "both" and on != ("dask" if dask else "local"):
+            continue
         folder = work / ("dask" if dask else "local")
         folder.mkdir()
         course = Course(folder, ASSIGNMENT)
         students = distinct_class(course, size)
         start = time.monotonic()
-        report = _grade(course, 2 if dask else cores, dask)
+        report = _grade(course, 2 if dask else workers, dask)
         wall = time.monotonic() - start
         if report.copies or len(report.graded) != size:
             raise SystemExit(f"expected {size} graded, none a copy: {report.copies}")
@@ -136,6 +145,6 @@ def big_class(work: Path, size: int, row: Callable, target: Callable) -> None:
         ideal = own / cores
         values = [f"{wall:.0f} s", f"{cpu:.1f} s", f"{own:.0f} s", f"{ideal:.0f} s"]
         lines.append(row(name, [*values, f"{wall / ideal:.2f}x"], widths))
-        print(f"  {name}: {wall:.0f} s", flush=True)
+        print(lines[-1], flush=True)
         target(f"class of {size}, {name}: wall / (own time / cores)", wall / ideal, CLASS_TARGET)
     print("\n" + "\n".join(lines))
