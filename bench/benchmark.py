@@ -305,6 +305,11 @@ def compare(work: Path, what: str, limits: dict) -> None:
                    sides["on"][key] / sides["off"][key], bound)  # fmt: skip
     print("\n" + "\n".join(lines) + f"\nSame scores with and without {what}.")
     print("\n".join(judges))
+    if what == "the judge":
+        from course_utils.grading import judge_servers
+
+        print(f"The judge server's own CPU, once per grading process (its imports; as root): "
+              f"{judge_servers.cpu_seconds():.1f} s")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the lab

@@ -257,6 +257,8 @@ class Launcher:
     READONLY = "COURSE_KIT_READONLY"
     #: set in every graded kernel: the hand-in cell stays silent there
     GRADING = "COURSE_KIT_GRADING"
+    #: the judge server's socket (`course_utils.grading.judge_server`); empty: none
+    SERVER = "COURSE_KIT_JUDGE_SERVER"
 
 
 def add_flag(parser: argparse.ArgumentParser, setting: Setting, **kwargs: Any) -> None:

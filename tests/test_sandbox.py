@@ -182,7 +182,11 @@ print(_subprocess.run([_sys.executable, "-c", _bomb], capture_output=True, text=
 JUDGE_PROBE = """
 try:  # the course's own probe of the process that runs this test (the judge)
     import json as _json, os as _os, socket as _socket
-    _probe = {"uid": _os.getuid()}
+    _probe = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
+    with open("/proc/self/status") as _f:  # capabilities, new privileges
+        _lines = [_l.split(":", 1) for _l in _f.read().splitlines()]
+    _wanted = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
+    _probe["status"] = {_l[0]: _l[1].strip() for _l in _lines if _l[0] in _wanted}
     _probe["secret_seen"] = any(%(secret)r in v for v in _os.environ.values())
     from course_utils.grading import judge as _judge  # answers read so far: deleted once read
     _probe["answers_left"] = sorted(_os.listdir(_judge._kernel.inbox))
@@ -524,6 +528,11 @@ def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_re
     assert found["loopback"] == "ConnectionRefusedError"
     assert found["network"] != "connected"
     assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
+    status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
+    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
+    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
+    if sandboxed["user"] == "root":  # forked by the judge server: its parent is outside
+        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
     assert set(found["writes"].values()) <= {"OSError", "PermissionError"}, found
     # as root every folder it writes is a tmpfs; as a user, the grader cannot mount one over
     # the bridge's two folders (each file there is capped at 512 MiB)

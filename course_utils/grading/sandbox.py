@@ -38,9 +38,10 @@ import json
 import os
 import resource
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from course_utils.grading import cgroups, namespaces
+from course_utils.grading import cgroups, judge_start, namespaces
 from course_utils.grading.watcher import processes_of, watch
 from course_utils.settings import DATA_DIR, DISK, EPOCHS, KERAS_HOME, PROCESSES, Launcher, MiB
 
@@ -93,14 +94,19 @@ class Settings(Launcher):
 
 
 def kernel_environment(
-    home: str, tmp: str, data: str | None, judge: bool = False
+    home: str,
+    tmp: str,
+    data: str | None,
+    judge: bool = False,
+    source: Mapping[str, str] = os.environ,
 ) -> dict[str, str]:
-    """A kernel's whole environment: the `PASSED` variables and the kit's own, nothing else.
+    """A kernel's whole environment: the `PASSED` variables of `source` (the launcher's) and
+    the kit's own, nothing else.
 
     The judge's TensorFlow also keeps its start-up notices to itself: nbgrader fails a test
     cell that writes anything to stderr.
     """
-    env = {k: os.environ[k] for k in PASSED if k in os.environ}
+    env = {k: source[k] for k in PASSED if k in source}
     if judge:
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     env.update(
@@ -212,6 +218,9 @@ def launch(argv: list[str]) -> None:
     if not judge:  # a student's kernel: the bridge's two folders, beside its own
         mounts.writable.append(folder / "from-student")
         mounts.readonly.append(folder / "to-student")
+    elif groups and uid is not None and env.get(Settings.SERVER):  # forked: Keras imported
+        server = judge_start.connect(env[Settings.SERVER], groups, uid)
+        argv = argv if server is None else judge_start.wrap(argv, server)
     command, fds = namespaces.command(argv, mounts)
     kernel_env = kernel_environment(namespaces.HOME, "/tmp", data, judge)
     if uid is not None:

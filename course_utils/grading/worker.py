@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from course_utils.environment import tool_env
-from course_utils.grading import cgroups
+from course_utils.grading import cgroups, judge_servers, namespaces
 from course_utils.grading.archive import TooLarge, tar_folder, untar
 from course_utils.grading.gradebook import submission_rows
 from course_utils.grading.isolation import (
@@ -30,7 +30,7 @@ from course_utils.grading.isolation import (
 from course_utils.grading.jobs import Job, Limits, Outcome, failure_reason
 from course_utils.grading.nbrun import FEEDBACK_FAILED
 from course_utils.grading.process import SUPERVISOR
-from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_spec
+from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_environment, kernel_spec
 from course_utils.layout import SCRATCH_JUDGES, SCRATCH_KERNELS, CourseFolder
 from course_utils.settings import EPOCHS, FEEDBACK_TIMEOUT, GRACE, MiB
 
@@ -225,10 +225,14 @@ def grade_submission(job: Job) -> Outcome:
     judge_groups = cgroups.create(limits.judge_budget, MAX_PROCESSES) if limits.isolate else []
     users = [u for u in (uid, judge_uid) if u is not None]
     try:
-        course = _scratch_course(
-            root, job, _launcher_settings(limits, limits.judge_budget, judge_uid, judge_groups)
-        )
         env = _environment(root, limits, uid, groups, job.epochs)
+        judge = _launcher_settings(limits, limits.judge_budget, judge_uid, judge_groups)
+        if limits.judge and judge_groups and judge_uid is not None:
+            server = judge_servers.address(
+                kernel_environment(namespaces.HOME, "/tmp", str(staged_data()), True, env)
+            )
+            judge.update({Settings.SERVER: server} if server else {})
+        course = _scratch_course(root, job, judge)
         log = root / "nbgrader.log"
         command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
         limit = limits.submission_timeout + GRACE_SECONDS

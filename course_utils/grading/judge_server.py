@@ -1,0 +1,265 @@
+"""The judge server: Keras imported once per grading process, each judge forked from it.
+
+Importing TensorFlow costs a judge about 4.5 s of CPU, more than the rest of its work on a lab
+submission. As root, the grader (`course_utils.grading.worker`) therefore starts one server
+per process and judge environment (`course_utils.grading.judge_servers`), which imports the
+judge's modules once, in a mount namespace of its own (Keras makes its folder at import: a
+tmpfs, not the machine's ``/home``).
+The server reads no student data and runs no test: it forks.
+
+Each judge still starts through the sandbox launcher (`course_utils.grading.sandbox`): its own
+user, control groups, limits and bubblewrap sandbox, as without the server. Only the process
+that runs ipykernel in that sandbox comes from the server (`course_utils.grading.judge_start`):
+for each connection, the server forks a process that
+
+1. takes the launcher's setup (sent as root, before it dropped to the judge's user): the
+   judge's control groups, limits and user;
+2. takes the request sent from inside the sandbox, with credentials the kernel checks: the
+   kernel command, environment (it must be the server's own) and folder, and the streams;
+3. joins those control groups, takes those limits, becomes the judge's user, joins
+   that process's namespaces (user, mount, PID, network, IPC, UTS, cgroup), drops every
+   capability and forbids new privileges;
+4. forks the judge in the sandbox's PID namespace: when the sandbox ends, so does the judge.
+
+Its grandchild then is the judge, as if the sandbox had started it, with Keras imported.
+"""
+
+from __future__ import annotations
+
+import array
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+import traceback
+from typing import Any
+
+from course_utils.grading.judge_start import CREDENTIALS, MAX_MESSAGE
+from course_utils.grading.sandbox import UMASK
+
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
+CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
+    0x08000000,
+    0x10000000,
+    0x20000000,
+    0x40000000,
+)
+#: the sandbox's namespaces, which each judge joins
+NAMESPACES = (
+    CLONE_NEWUSER
+    | CLONE_NEWNS
+    | CLONE_NEWPID
+    | CLONE_NEWNET
+    | CLONE_NEWIPC
+    | CLONE_NEWUTS
+    | CLONE_NEWCGROUP
+)
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+CAPABILITY_VERSION_3 = 0x20080522
+#: variables the sandbox sets for each judge (bubblewrap: its working folder), not the server
+PLACED = ("PWD",)
+#: seconds a forked process waits for the sandbox's request
+REQUEST_SECONDS = 120
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _call(name: str, *args: Any) -> None:
+    if getattr(_libc, name)(*args) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}: {os.strerror(errno)}")
+
+
+def _private_mounts() -> None:
+    """A mount namespace of the server's own, with tmpfs over ``/home`` and ``/tmp``."""
+    _call("unshare", CLONE_NEWNS)
+    _call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
+    for path, mode in ((b"/home", b"0755"), (b"/tmp", b"1777")):
+        _call("mount", b"tmpfs", path, b"tmpfs", 0, b"size=64m,mode=" + mode)
+
+
+def preload() -> None:
+    """What every judge imports first (`JudgedExecute`'s first code), and ipykernel."""
+    from course_utils.grading import judge
+
+    judge.import_keras()
+    import keras  # noqa: F401
+    import numpy  # noqa: F401
+    from ipykernel.kernelapp import IPKernelApp  # noqa: F401
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], tuple[int, int, int], list[int]]:
+    """One message: its object, its sender's credentials (as the kernel gives them), its fds."""
+    space = socket.CMSG_SPACE(struct.calcsize(CREDENTIALS)) + socket.CMSG_SPACE(3 * 4)
+    data, ancillary, flags, _ = conn.recvmsg(MAX_MESSAGE, space)
+    creds, fds = None, array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            creds = struct.unpack(CREDENTIALS, payload[: struct.calcsize(CREDENTIALS)])
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or creds is None:
+        raise ValueError("a message was cut short or came without credentials")
+    message = json.loads(data)
+    if not isinstance(message, dict):
+        raise ValueError("a message is not an object")
+    return message, creds, list(fds)
+
+
+def _kernel_file(argv: Any) -> str:
+    """The connection file of the only command a judge runs: ``PYTHON -m ipykernel_launcher
+    -f FILE``."""
+    if (
+        not isinstance(argv, list)
+        or len(argv) != 5
+        or argv[1:4] != ["-m", "ipykernel_launcher", "-f"]
+        or not all(isinstance(a, str) for a in argv)
+    ):
+        raise ValueError(f"not a judge's kernel command: {argv!r}")
+    return str(argv[4])
+
+
+def _enter(
+    groups: list[str], limits: dict[int, tuple[int, int]], pid: int, uid: int, gid: int
+) -> None:
+    """Become the sandbox's process `pid`: its control groups, the launcher's `limits`, its
+    user and namespaces, no capabilities, no new privileges."""
+    pidfd = os.pidfd_open(pid)
+    for group in groups:
+        if not group.startswith("/sys/fs/cgroup/") or "/../" in group + "/":
+            raise ValueError(f"not a control group: {group}")
+        with open(os.path.join(group, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    for kind, (soft, hard) in limits.items():
+        _, most = resource.getrlimit(kind)  # lower only (the launcher's are lower)
+        hard = most if hard == resource.RLIM_INFINITY else min(hard, most)
+        soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+        resource.setrlimit(kind, (soft, hard))
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    _call("setns", pidfd, NAMESPACES)
+    os.close(pidfd)
+    _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    for cap in range(64):  # past the last capability: EINVAL, nothing to drop
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header = struct.pack("Ii", CAPABILITY_VERSION_3, 0)
+    _call("capset", header, bytes(24))  # two (effective, permitted, inheritable) sets, empty
+
+
+def _run_kernel(kernel_file: str, cwd: str, streams: list[int]) -> None:
+    """The judge: ipykernel on `kernel_file`, in the sandbox (never returns)."""
+    code: Any = 1
+    try:
+        os.setsid()
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after an exec: its /proc is its own
+        for target, fd in enumerate(streams):
+            os.dup2(fd, target)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        os.umask(UMASK)
+        os.chdir(cwd)
+        sys.argv = ["ipykernel_launcher", "-f", kernel_file]
+        from ipykernel.kernelapp import IPKernelApp
+
+        code = 0
+        IPKernelApp.launch_instance(argv=["-f", kernel_file])
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:  # noqa: BLE001 (said on the kernel's stderr, the judge stops)
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001,S110 (closed: nothing more to say)
+                pass
+        os._exit(code)
+
+
+def _judge(conn: socket.socket, env: dict[str, str]) -> None:
+    """One judge, in a process forked for it (never returns): see the module's steps."""
+    started = False
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        conn.settimeout(REQUEST_SECONDS)
+        setup, (_, sender, _), _ = _receive(conn)
+        if sender != os.geteuid():
+            raise ValueError("the judge's setup did not come from the launcher")
+        request, (pid, uid, gid), streams = _receive(conn)
+        if uid != setup.get("uid") or uid == 0 or len(streams) != 3:
+            raise ValueError("the request did not come from the judge's sandbox")
+        if os.stat(f"/proc/{pid}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
+            raise ValueError("the request did not come from a sandbox")
+        given = request.get("env")
+        if not isinstance(given, dict):
+            raise ValueError("the request has no environment")
+        placed = {k: str(given[k]) for k in PLACED if k in given}
+        given = {k: v for k, v in given.items() if k not in PLACED}
+        if given != env:
+            names = sorted(set(env).symmetric_difference(given))
+            names += sorted(k for k in env if k in given and given[k] != env[k])
+            raise ValueError(f"the judge's environment is not the server's: {names}")
+        kernel_file = _kernel_file(request.get("argv"))
+        groups = setup.get("groups")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ValueError("the setup's control groups are not a list of paths")
+        limits = {int(k): (int(v[0]), int(v[1])) for k, v in setup.get("limits", {}).items()}
+        _enter(groups, limits, pid, uid, gid)
+        child = os.fork()
+        if child == 0:
+            os.environ.update(placed)
+            _run_kernel(kernel_file, str(request.get("cwd") or "/"), streams)
+        started = True
+        conn.send(b'{"started": true}')
+        _, status = os.waitpid(child, 0)
+        conn.send(json.dumps({"status": os.waitstatus_to_exitcode(status) & 0xFF}).encode())
+    except Exception as error:  # noqa: BLE001 (the sandbox starts its kernel itself)
+        if not started:
+            traceback.print_exc()
+            try:
+                conn.send(json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
+            except OSError:
+                pass
+    os._exit(0)
+
+
+def serve(path: str) -> None:
+    """Listen at `path`, import the judge's modules, then fork a judge for each connection;
+    stop when the grading process that started the server ends."""
+    env = {k: v for k, v in os.environ.items() if k not in PLACED}  # each judge's, but PLACED
+    if os.geteuid() != 0:
+        sys.exit("the judge server runs as root")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    previous = os.umask(0o077)
+    listener.bind(path)  # before its own mounts: in the machine's /tmp, for the launchers
+    os.umask(previous)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    listener.listen(64)
+    _private_mounts()
+    preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked processes are reaped by the kernel
+    parent = os.getppid()
+    listener.settimeout(2.0)
+    while os.getppid() == parent:
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.fork() == 0:
+            listener.close()
+            _judge(conn, env)
+        conn.close()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])

@@ -1,0 +1,112 @@
+"""The judge's warm start, as the sandbox sees it: ask the judge server for a judge, or start one.
+
+The judge server (`course_utils.grading.judge_server`) has imported Keras once; each judge is
+forked from it. The sandbox launcher (`course_utils.grading.sandbox`), still root and outside
+the sandbox, connects to the server (`connect`) and tells it the judge's control groups and
+user. Then, instead of the kernel, it starts this module in the judge's sandbox (`wrap`), on
+the connection it inherits. Here, in the sandbox, this process sends the server its kernel
+command, environment and folder, its standard streams, and its credentials, which the kernel
+itself writes: the server forks a judge into this process's user, control groups, limits and
+namespaces, then reports when that judge ends, and this process ends with its status.
+
+Anything that goes wrong before the judge is forked (no server, a server started for another
+environment) starts the kernel here as before, only slower, with a line on the kernel's log.
+
+This module runs at every judge start: it imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import resource
+import socket
+import struct
+import sys
+
+#: the largest message either side sends
+MAX_MESSAGE = 1 << 20
+CREDENTIALS = "3i"  # pid, uid, gid
+#: the limits the launcher gives each judge (`course_utils.grading.sandbox`)
+LIMITS = (
+    resource.RLIMIT_CPU,
+    resource.RLIMIT_FSIZE,
+    resource.RLIMIT_DATA,
+    resource.RLIMIT_CORE,
+    resource.RLIMIT_AS,
+    resource.RLIMIT_NPROC,
+    resource.RLIMIT_NOFILE,
+)
+
+
+def credentials() -> tuple[int, int, bytes]:
+    """This process's credentials as a control message (the kernel checks they are its own)."""
+    creds = struct.pack(CREDENTIALS, os.getpid(), os.getuid(), os.getgid())
+    return socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds
+
+
+def connect(path: str, groups: list[str], uid: int) -> int | None:
+    """Connect to the judge server at `path` and tell it the judge's control groups, user and
+    limits (this process's).
+
+    Returns:
+        The connection's descriptor, inheritable, for `wrap`; None where there is no server.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(path)
+        limits = {kind: resource.getrlimit(kind) for kind in LIMITS}
+        setup = json.dumps({"groups": groups, "uid": uid, "limits": limits}).encode()
+        sock.sendmsg([setup], [credentials()])
+    except OSError as error:
+        sock.close()
+        print(f"the judge starts without its server: {error}", file=sys.stderr)
+        return None
+    fd = sock.detach()
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def wrap(argv: list[str], fd: int) -> list[str]:
+    """The command that starts this module on connection `fd`, in place of the kernel `argv`."""
+    return [sys.executable, "-I", "-m", __name__, str(fd), "--", *argv]
+
+
+def _start(sock: socket.socket, kernel: list[str]) -> dict[str, object]:
+    request = {"argv": kernel, "env": dict(os.environ), "cwd": os.getcwd()}
+    streams = array.array("i", [0, 1, 2]).tobytes()
+    sock.sendmsg(
+        [json.dumps(request).encode()],
+        [credentials(), (socket.SOL_SOCKET, socket.SCM_RIGHTS, streams)],
+    )
+    answer = json.loads(sock.recv(MAX_MESSAGE) or b'{"error": "the server closed"}')
+    if not isinstance(answer, dict):
+        raise ValueError("the server's answer is not an object")
+    return answer
+
+
+def main() -> None:
+    """``python -I -m course_utils.grading.judge_start FD -- KERNEL COMMAND...``."""
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        sys.exit("usage: python -m course_utils.grading.judge_start FD -- KERNEL COMMAND...")
+    kernel = sys.argv[3:]
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        answer = _start(sock, kernel)
+    except (OSError, ValueError) as error:
+        answer = {"error": str(error)}
+    if "error" in answer:
+        sock.close()
+        print(f"the judge starts without its server: {answer['error']}", file=sys.stderr)
+        os.execv(kernel[0], kernel)
+    try:
+        ended = json.loads(sock.recv(MAX_MESSAGE) or b"{}")
+    except (OSError, ValueError):
+        ended = {}
+    status = ended.get("status") if isinstance(ended, dict) else None
+    sys.exit(status if isinstance(status, int) else 1)
+
+
+if __name__ == "__main__":
+    main()
