@@ -183,6 +183,21 @@ def _run_kernel(kernel_file: str, cwd: str, streams: list[int]) -> None:
         os._exit(code)
 
 
+def _checked(request: dict[str, Any], env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The connection file of the request's kernel command, and the variables the sandbox set
+    (`PLACED`), once the rest of its environment is found to be the server's."""
+    given = request.get("env")
+    if not isinstance(given, dict):
+        raise ValueError("the request has no environment")
+    placed = {k: str(given[k]) for k in PLACED if k in given}
+    given = {k: v for k, v in given.items() if k not in PLACED}
+    if given != env:
+        names = sorted(set(env).symmetric_difference(given))
+        names += sorted(k for k in env if k in given and given[k] != env[k])
+        raise ValueError(f"the judge's environment is not the server's: {names}")
+    return _kernel_file(request.get("argv")), placed
+
+
 def _judge(conn: socket.socket, env: dict[str, str]) -> None:
     """One judge, in a process forked for it (never returns): see the module's steps."""
     started = False
@@ -193,20 +208,11 @@ def _judge(conn: socket.socket, env: dict[str, str]) -> None:
         if sender != os.geteuid():
             raise ValueError("the judge's setup did not come from the launcher")
         request, (pid, uid, gid), streams = _receive(conn)
+        kernel_file, placed = _checked(request, env)
         if uid != setup.get("uid") or uid == 0 or len(streams) != 3:
             raise ValueError("the request did not come from the judge's sandbox")
         if os.stat(f"/proc/{pid}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
             raise ValueError("the request did not come from a sandbox")
-        given = request.get("env")
-        if not isinstance(given, dict):
-            raise ValueError("the request has no environment")
-        placed = {k: str(given[k]) for k in PLACED if k in given}
-        given = {k: v for k, v in given.items() if k not in PLACED}
-        if given != env:
-            names = sorted(set(env).symmetric_difference(given))
-            names += sorted(k for k in env if k in given and given[k] != env[k])
-            raise ValueError(f"the judge's environment is not the server's: {names}")
-        kernel_file = _kernel_file(request.get("argv"))
         groups = setup.get("groups")
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise ValueError("the setup's control groups are not a list of paths")

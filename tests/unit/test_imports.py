@@ -57,6 +57,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "grading.preprocessors.restore_tests",
             "grading.preprocessors.hide_hidden_tests",
             "grading.judge",
+            "grading.judge_server",
+            "grading.judge_servers",
             "grading.values",
         },
     ),
@@ -84,7 +86,13 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     (
         "the sandbox",
-        {"grading.sandbox", "grading.namespaces", "grading.cgroups", "grading.watcher"},
+        {
+            "grading.sandbox",
+            "grading.namespaces",
+            "grading.cgroups",
+            "grading.watcher",
+            "grading.judge_start",
+        },
     ),
     (
         "foundations",

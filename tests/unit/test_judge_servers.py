@@ -1,0 +1,36 @@
+"""The judge servers of a grading process: one per environment, at most two, stopped at exit."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from course_utils.grading import judge_servers
+
+
+def test_without_root_no_server_is_started(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert judge_servers.address({"PATH": "/usr/bin"}) is None
+    assert judge_servers._SERVERS == {}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the servers run as root")
+def test_one_server_per_environment_two_at_most_each_listening_and_stopped_at_the_end():
+    first = {"PATH": os.environ["PATH"], "LAB_EPOCHS": "1"}
+    try:
+        path = judge_servers.address(first)
+        assert path is not None and os.path.exists(path)
+        assert os.stat(os.path.dirname(path)).st_mode & 0o077 == 0  # root's alone
+        assert judge_servers.address(dict(first)) == path  # the same server
+        second = judge_servers.address({**first, "LAB_EPOCHS": "2"})
+        assert second not in (None, path)
+        third = judge_servers.address({**first, "LAB_EPOCHS": "3"})
+        assert third not in (None, path, second)
+        assert len(judge_servers._SERVERS) == judge_servers.MAX_SERVERS
+        assert not os.path.exists(path)  # the oldest made room, its folder gone
+        assert judge_servers.cpu_seconds() >= 0.0
+    finally:
+        folders = [folder for _, folder in judge_servers._SERVERS.values()]
+        judge_servers.stop_all()
+    assert judge_servers._SERVERS == {} and not any(f.exists() for f in folders)
