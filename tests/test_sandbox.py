@@ -528,11 +528,6 @@ def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_re
     assert found["loopback"] == "ConnectionRefusedError"
     assert found["network"] != "connected"
     assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
-    status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
-    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
-    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
-    if sandboxed["user"] == "root":  # forked by the judge server: its parent is outside
-        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
     assert set(found["writes"].values()) <= {"OSError", "PermissionError"}, found
     # as root every folder it writes is a tmpfs; as a user, the grader cannot mount one over
     # the bridge's two folders (each file there is capped at 512 MiB)
@@ -618,6 +613,11 @@ def test_the_judge_runs_as_its_own_user_without_network_or_course(sandboxed):
     assert found["loopback"] == "ConnectionRefusedError"
     assert found["network"] != "connected"
     assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
+    status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
+    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
+    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
+    if sandboxed["user"] == "root":  # forked by the judge server: its parent is outside
+        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
 
 
 def test_each_hostile_value_costs_the_judge_only_its_own_test(sandboxed):
