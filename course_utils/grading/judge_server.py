@@ -27,6 +27,7 @@ Its grandchild then is the judge, as if the sandbox had started it, with Keras i
 from __future__ import annotations
 
 import array
+import atexit
 import ctypes
 import json
 import os
@@ -236,9 +237,24 @@ def _judge(conn: socket.socket, env: dict[str, str]) -> None:
     os._exit(0)
 
 
-def serve(path: str) -> None:
+def _remove(folder: str) -> None:
+    """Remove the server's folder (its socket and log) from the machine's /tmp, through
+    descriptors opened before the server's own mounts hid it."""
+    parent = os.open(os.path.dirname(folder), os.O_RDONLY | os.O_DIRECTORY)
+    own = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+    def remove() -> None:
+        for name in os.listdir(own):
+            os.unlink(name, dir_fd=own)
+        os.rmdir(os.path.basename(folder), dir_fd=parent)
+
+    atexit.register(remove)
+
+
+def serve(path: str, parent: int) -> None:
     """Listen at `path`, import the judge's modules, then fork a judge for each connection;
-    stop when the grading process that started the server ends."""
+    stop, removing its folder, when `parent` (the grading process that started the server,
+    named by itself: it may end before the server starts) is no longer its parent."""
     env = {k: v for k, v in os.environ.items() if k not in PLACED}  # each judge's, but PLACED
     if os.geteuid() != 0:
         sys.exit("the judge server runs as root")
@@ -248,10 +264,11 @@ def serve(path: str) -> None:
     os.umask(previous)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     listener.listen(64)
+    _remove(os.path.dirname(path))
     _private_mounts()
     preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked processes are reaped by the kernel
-    parent = os.getppid()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # atexit: the folder goes
     listener.settimeout(2.0)
     while os.getppid() == parent:
         try:
@@ -268,4 +285,4 @@ def serve(path: str) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]))

@@ -42,7 +42,15 @@ def address(env: dict[str, str]) -> str | None:
         folder = Path(tempfile.mkdtemp(prefix="course-kit-judges-"))
         with open(folder / "log", "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-P", "-s", "-m", judge_server.__name__, str(folder / "server")],
+                [
+                    sys.executable,
+                    "-P",
+                    "-s",
+                    "-m",
+                    judge_server.__name__,
+                    str(folder / "server"),
+                    str(os.getpid()),
+                ],
                 env=env,
                 cwd="/",
                 stdin=subprocess.DEVNULL,

@@ -34,3 +34,24 @@ def test_one_server_per_environment_two_at_most_each_listening_and_stopped_at_th
         folders = [folder for _, folder in judge_servers._SERVERS.values()]
         judge_servers.stop_all()
     assert judge_servers._SERVERS == {} and not any(f.exists() for f in folders)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the servers run as root")
+def test_a_server_whose_grading_process_ended_stops_and_removes_its_folder():
+    import subprocess
+    import sys
+    import time
+
+    code = (  # the grading process ends while its server imports Keras
+        "from course_utils.grading import judge_servers\n"
+        "print(judge_servers.address({'PATH': '/usr/bin'}))\n"
+        "import os; os._exit(0)\n"  # no exit handlers: as when a worker is killed
+    )
+    path = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert path.endswith("/server")
+    deadline = time.monotonic() + 60
+    while os.path.exists(os.path.dirname(path)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not os.path.exists(os.path.dirname(path))
