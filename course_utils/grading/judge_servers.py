@@ -58,9 +58,6 @@ def address(env: dict[str, str]) -> str | None:
                 stderr=log,
                 start_new_session=True,
             )
-        if not _SERVERS:
-            atexit.unregister(stop_all)
-            atexit.register(stop_all)
         _SERVERS[key] = (process, folder)
     socket_path = folder / "server"
     for _ in range(200):  # it listens before it imports: a tenth of a second
@@ -82,6 +79,9 @@ def stop_all() -> None:
     with _LOCK:
         for key in list(_SERVERS):
             _stop(key)
+
+
+atexit.register(stop_all)
 
 
 def cpu_seconds() -> float:
