@@ -257,7 +257,8 @@ class Launcher:
     READONLY = "COURSE_KIT_READONLY"
     #: set in every graded kernel: the hand-in cell stays silent there
     GRADING = "COURSE_KIT_GRADING"
-    #: the judge server's socket (`course_utils.grading.judge_server`); empty: none
+    #: the socket of the kernel server of the kernel's role (`course_utils.grading.judge_server`);
+    #: empty: none
     SERVER = "COURSE_KIT_JUDGE_SERVER"
 
 

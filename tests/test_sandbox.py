@@ -51,7 +51,11 @@ SECRET = "secret-" + secrets.token_hex(8)
 PROBE = """
 import json as _json, os as _os, socket as _socket, subprocess as _subprocess, sys as _sys
 
-_found = {"uid": _os.getuid()}
+_found = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
+with open("/proc/self/status") as _f:  # capabilities, new privileges
+    _lines = [_l.split(":", 1) for _l in _f.read().splitlines()]
+_wanted = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
+_found["status"] = {_l[0]: _l[1].strip() for _l in _lines if _l[0] in _wanted}
 _secret = %(secret)r
 _found["secret_seen"] = any(
     _secret in open(f"/proc/{p}/environ", errors="replace").read()
@@ -535,6 +539,11 @@ def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_re
     assert sorted(found["disk_writable"]) == expected
     assert found["dev_shm"] == "No space left on device"
     assert found["dev_shm_written"] <= Limits().disk
+    status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
+    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
+    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
+    if sandboxed["user"] == "root":  # forked by the kernel server: its parent is outside
+        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
 
 
 def test_nothing_outlives_the_kernel(sandboxed):
@@ -616,7 +625,7 @@ def test_the_judge_runs_as_its_own_user_without_network_or_course(sandboxed):
     status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
     assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
     assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
-    if sandboxed["user"] == "root":  # forked by the judge server: its parent is outside
+    if sandboxed["user"] == "root":  # forked by the judges' server: its parent is outside
         assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
 
 

@@ -1,27 +1,27 @@
-"""The judge server: Keras imported once per grading process, each judge forked from it.
+"""The kernel server: Keras imported once per grading process, each kernel forked from it.
 
-Importing TensorFlow costs a judge about 4.5 s of CPU, more than the rest of its work on a lab
-submission. As root, the grader (`course_utils.grading.worker`) therefore starts one server
-per process and judge environment (`course_utils.grading.judge_servers`), which imports the
-judge's modules once, in a mount namespace of its own (Keras makes its folder at import: a
-tmpfs, not the machine's ``/home``).
-The server reads no student data and runs no test: it forks.
+Importing TensorFlow costs each kernel 3 to 4.5 s of CPU. As root, the grader's worker therefore
+starts one server per process, role (the student's kernels, or the judges) and environment
+(`course_utils.grading.judge_servers`), which imports the role's modules once, in a mount
+namespace of its own (Keras makes its folder at import: a tmpfs, not the machine's ``/home``).
+The server reads no student data and runs no code of the notebook: it forks.
 
-Each judge still starts through the sandbox launcher (`course_utils.grading.sandbox`): its own
+Each kernel still starts through the sandbox launcher (`course_utils.grading.sandbox`): its own
 user, control groups, limits and bubblewrap sandbox, as without the server. Only the process
 that runs ipykernel in that sandbox comes from the server (`course_utils.grading.judge_start`):
 for each connection, the server forks a process that
 
-1. takes the launcher's setup (sent as root, before it dropped to the judge's user): the
-   judge's control groups, limits and user;
+1. takes the launcher's setup (sent as root, before it dropped to the kernel's user): the
+   kernel's control groups, limits and user;
 2. takes the request sent from inside the sandbox, with credentials the kernel checks: the
    kernel command, environment (it must be the server's own) and folder, and the streams;
-3. joins those control groups, takes those limits, becomes the judge's user, joins
+3. joins those control groups, takes those limits, becomes the kernel's user, joins
    that process's namespaces (user, mount, PID, network, IPC, UTS, cgroup), drops every
    capability and forbids new privileges;
-4. forks the judge in the sandbox's PID namespace: when the sandbox ends, so does the judge.
+4. forks the kernel in the sandbox's PID namespace: when the sandbox ends, so does the kernel.
 
-Its grandchild then is the judge, as if the sandbox had started it, with Keras imported.
+Its grandchild then is the kernel, as if the sandbox had started it, with Keras imported: a new
+process for each submission, sharing nothing written with any other.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
     0x20000000,
     0x40000000,
 )
-#: the sandbox's namespaces, which each judge joins
+#: the sandbox's namespaces, which each kernel joins
 NAMESPACES = (
     CLONE_NEWUSER
     | CLONE_NEWNS
@@ -62,8 +62,10 @@ NAMESPACES = (
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
-#: variables the sandbox sets for each judge (bubblewrap: its working folder), not the server
+#: variables the sandbox sets for each kernel (bubblewrap: its working folder), not the server
 PLACED = ("PWD",)
+#: the options a kernel command may add (nbgrader's, for the student's kernel)
+OPTIONS = ("--HistoryManager.hist_file=:memory:",)
 #: seconds a forked process waits for the sandbox's request
 REQUEST_SECONDS = 120
 
@@ -84,11 +86,17 @@ def _private_mounts() -> None:
         _call("mount", b"tmpfs", path, b"tmpfs", 0, b"size=64m,mode=" + mode)
 
 
-def preload() -> None:
-    """What every judge imports first (`JudgedExecute`'s first code), and ipykernel."""
-    from course_utils.grading import judge
+#: what each server's kernels run: the student's notebook, or the judge's tests
+ROLES = ("kernel", "judge")
 
-    judge.import_keras()
+
+def preload(role: str) -> None:
+    """What every kernel of `role` imports first (the seed's Keras; for the judge, its first
+    code, `JudgedExecute`'s), and ipykernel."""
+    if role == "judge":
+        from course_utils.grading import judge
+
+        judge.import_keras()
     import keras  # noqa: F401
     import numpy  # noqa: F401
     from ipykernel.kernelapp import IPKernelApp  # noqa: F401
@@ -112,17 +120,18 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], tuple[int, int, int],
     return message, creds, list(fds)
 
 
-def _kernel_file(argv: Any) -> str:
-    """The connection file of the only command a judge runs: ``PYTHON -m ipykernel_launcher
-    -f FILE``."""
+def _kernel_file(argv: Any) -> list[str]:
+    """The arguments of ipykernel in the only command a kernel runs: ``PYTHON -m
+    ipykernel_launcher -f FILE``, and nbgrader's `OPTIONS` after it."""
     if (
         not isinstance(argv, list)
-        or len(argv) != 5
+        or not 5 <= len(argv) <= 5 + len(OPTIONS)
         or argv[1:4] != ["-m", "ipykernel_launcher", "-f"]
         or not all(isinstance(a, str) for a in argv)
+        or not set(argv[5:]) <= set(OPTIONS)
     ):
-        raise ValueError(f"not a judge's kernel command: {argv!r}")
-    return str(argv[4])
+        raise ValueError(f"not a kernel command: {argv!r}")
+    return [str(a) for a in argv[3:]]
 
 
 def _enter(
@@ -153,8 +162,8 @@ def _enter(
     _call("capset", header, bytes(24))  # two (effective, permitted, inheritable) sets, empty
 
 
-def _run_kernel(kernel_file: str, cwd: str, streams: list[int]) -> None:
-    """The judge: ipykernel on `kernel_file`, in the sandbox (never returns)."""
+def _run_kernel(arguments: list[str], cwd: str, streams: list[int]) -> None:
+    """The kernel: ipykernel with `arguments`, in the sandbox (never returns)."""
     code: Any = 1
     try:
         os.setsid()
@@ -165,14 +174,14 @@ def _run_kernel(kernel_file: str, cwd: str, streams: list[int]) -> None:
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         os.umask(UMASK)
         os.chdir(cwd)
-        sys.argv = ["ipykernel_launcher", "-f", kernel_file]
+        sys.argv = ["ipykernel_launcher", *arguments]
         from ipykernel.kernelapp import IPKernelApp
 
         code = 0
-        IPKernelApp.launch_instance(argv=["-f", kernel_file])
+        IPKernelApp.launch_instance(argv=arguments)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-    except BaseException:  # noqa: BLE001 (said on the kernel's stderr, the judge stops)
+    except BaseException:  # noqa: BLE001 (said on the kernel's stderr, the kernel stops)
         traceback.print_exc()
         code = 1
     finally:
@@ -184,8 +193,8 @@ def _run_kernel(kernel_file: str, cwd: str, streams: list[int]) -> None:
         os._exit(code)
 
 
-def _checked(request: dict[str, Any], env: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The connection file of the request's kernel command, and the variables the sandbox set
+def _checked(request: dict[str, Any], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The ipykernel arguments of the request's kernel command, and the variables the sandbox set
     (`PLACED`), once the rest of its environment is found to be the server's."""
     given = request.get("env")
     if not isinstance(given, dict):
@@ -195,23 +204,23 @@ def _checked(request: dict[str, Any], env: dict[str, str]) -> tuple[str, dict[st
     if given != env:
         names = sorted(set(env).symmetric_difference(given))
         names += sorted(k for k in env if k in given and given[k] != env[k])
-        raise ValueError(f"the judge's environment is not the server's: {names}")
+        raise ValueError(f"the kernel's environment is not the server's: {names}")
     return _kernel_file(request.get("argv")), placed
 
 
-def _judge(conn: socket.socket, env: dict[str, str]) -> None:
-    """One judge, in a process forked for it (never returns): see the module's steps."""
+def _fork_kernel(conn: socket.socket, env: dict[str, str]) -> None:
+    """One kernel, in a process forked for it (never returns): see the module's steps."""
     started = False
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         conn.settimeout(REQUEST_SECONDS)
         setup, (_, sender, _), _ = _receive(conn)
         if sender != os.geteuid():
-            raise ValueError("the judge's setup did not come from the launcher")
+            raise ValueError("the kernel's setup did not come from the launcher")
         request, (pid, uid, gid), streams = _receive(conn)
-        kernel_file, placed = _checked(request, env)
+        arguments, placed = _checked(request, env)
         if uid != setup.get("uid") or uid == 0 or len(streams) != 3:
-            raise ValueError("the request did not come from the judge's sandbox")
+            raise ValueError("the request did not come from the kernel's sandbox")
         if os.stat(f"/proc/{pid}/ns/user").st_ino == os.stat("/proc/self/ns/user").st_ino:
             raise ValueError("the request did not come from a sandbox")
         groups = setup.get("groups")
@@ -222,7 +231,7 @@ def _judge(conn: socket.socket, env: dict[str, str]) -> None:
         child = os.fork()
         if child == 0:
             os.environ.update(placed)
-            _run_kernel(kernel_file, str(request.get("cwd") or "/"), streams)
+            _run_kernel(arguments, str(request.get("cwd") or "/"), streams)
         started = True
         conn.send(b'{"started": true}')
         _, status = os.waitpid(child, 0)
@@ -251,13 +260,15 @@ def _remove(folder: str) -> None:
     atexit.register(remove)
 
 
-def serve(path: str, parent: int) -> None:
-    """Listen at `path`, import the judge's modules, then fork a judge for each connection;
+def serve(path: str, parent: int, role: str = "judge") -> None:
+    """Listen at `path`, import the modules of `role`'s kernels, then fork one for each connection;
     stop, removing its folder, when `parent` (the grading process that started the server,
     named by itself: it may end before the server starts) is no longer its parent."""
-    env = {k: v for k, v in os.environ.items() if k not in PLACED}  # each judge's, but PLACED
+    env = {k: v for k, v in os.environ.items() if k not in PLACED}  # each kernel's, but PLACED
     if os.geteuid() != 0:
-        sys.exit("the judge server runs as root")
+        sys.exit("the kernel server runs as root")
+    if role not in ROLES:
+        sys.exit(f"a kernel server's role is one of {', '.join(ROLES)}")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     previous = os.umask(0o077)
     listener.bind(path)  # before its own mounts: in the machine's /tmp, for the launchers
@@ -266,7 +277,7 @@ def serve(path: str, parent: int) -> None:
     listener.listen(64)
     _remove(os.path.dirname(path))
     _private_mounts()
-    preload()
+    preload(role)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked processes are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # atexit: the folder goes
     listener.settimeout(2.0)
@@ -280,9 +291,9 @@ def serve(path: str, parent: int) -> None:
         sys.stderr.flush()
         if os.fork() == 0:
             listener.close()
-            _judge(conn, env)
+            _fork_kernel(conn, env)
         conn.close()
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4])

@@ -1,18 +1,19 @@
-"""The judge's warm start, as the sandbox sees it: ask the judge server for a judge, or start one.
+"""A kernel's warm start, as the sandbox sees it: ask the kernel server for a kernel, or start one.
 
-The judge server (`course_utils.grading.judge_server`) has imported Keras once; each judge is
-forked from it. The sandbox launcher (`course_utils.grading.sandbox`), still root and outside
-the sandbox, connects to the server (`connect`) and tells it the judge's control groups and
-user. Then, instead of the kernel, it starts this module in the judge's sandbox (`wrap`), on
-the connection it inherits. Here, in the sandbox, this process sends the server its kernel
-command, environment and folder, its standard streams, and its credentials, which the kernel
-itself writes: the server forks a judge into this process's user, control groups, limits and
-namespaces, then reports when that judge ends, and this process ends with its status.
+The kernel server (`course_utils.grading.judge_server`) has imported Keras once; each kernel of
+its role (the student's, or the judge) is forked from it. The sandbox launcher
+(`course_utils.grading.sandbox`), still root and outside the sandbox, connects to the server
+(`connect`) and tells it the kernel's control groups and user. Then, instead of the kernel, it
+starts this module in the kernel's sandbox (`wrap`), on the connection it inherits. Here, in the
+sandbox, this process sends the server its kernel command, environment and folder, its standard
+streams, and its credentials, which the Linux kernel itself writes: the server forks a kernel
+into this process's user, control groups, limits and namespaces, then reports when that kernel
+ends, and this process ends with its status.
 
-Anything that goes wrong before the judge is forked (no server, a server started for another
+Anything that goes wrong before the kernel is forked (no server, a server started for another
 environment) starts the kernel here as before, only slower, with a line on the kernel's log.
 
-This module runs at every judge start: it imports nothing beyond the standard library.
+This module runs at every kernel start: it imports nothing beyond the standard library.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import sys
 #: the largest message either side sends
 MAX_MESSAGE = 1 << 20
 CREDENTIALS = "3i"  # pid, uid, gid
-#: the limits the launcher gives each judge (`course_utils.grading.sandbox`)
+#: the limits the launcher gives each kernel (`course_utils.grading.sandbox`)
 LIMITS = (
     resource.RLIMIT_CPU,
     resource.RLIMIT_FSIZE,
@@ -47,7 +48,7 @@ def credentials() -> tuple[int, int, bytes]:
 
 
 def connect(path: str, groups: list[str], uid: int) -> int | None:
-    """Connect to the judge server at `path` and tell it the judge's control groups, user and
+    """Connect to the kernel server at `path` and tell it the kernel's control groups, user and
     limits (this process's).
 
     Returns:
@@ -61,7 +62,7 @@ def connect(path: str, groups: list[str], uid: int) -> int | None:
         sock.sendmsg([setup], [credentials()])
     except OSError as error:
         sock.close()
-        print(f"the judge starts without its server: {error}", file=sys.stderr)
+        print(f"the kernel starts without its server: {error}", file=sys.stderr)
         return None
     fd = sock.detach()
     os.set_inheritable(fd, True)
@@ -98,7 +99,7 @@ def main() -> None:
         answer = {"error": str(error)}
     if "error" in answer:
         sock.close()
-        print(f"the judge starts without its server: {answer['error']}", file=sys.stderr)
+        print(f"the kernel starts without its server: {answer['error']}", file=sys.stderr)
         os.execv(kernel[0], kernel)
     try:
         ended = json.loads(sock.recv(MAX_MESSAGE) or b"{}")

@@ -12,7 +12,9 @@ whose command is ``python -I -m course_utils.grading.sandbox -- <the ipykernel c
   kernel's processes;
 * as root, drops to the submission's own user id;
 * starts the kernel in the sandbox (`course_utils.grading.namespaces`), with an environment
-  built from `kernel_environment`, nothing inherited from the grader.
+  built from `kernel_environment`, nothing inherited from the grader. As root, with control
+  groups, the kernel is forked into that sandbox by the grader's kernel server, Keras imported
+  (``Settings.SERVER``, `course_utils.grading.judge_start`); without a server, it starts there.
 
 Without a control group, each process's address space is capped (``RLIMIT_AS``, twice the
 budget: TensorFlow reserves far more address space than it uses), the number of processes is
@@ -218,7 +220,7 @@ def launch(argv: list[str]) -> None:
     if not judge:  # a student's kernel: the bridge's two folders, beside its own
         mounts.writable.append(folder / "from-student")
         mounts.readonly.append(folder / "to-student")
-    elif groups and uid is not None and env.get(Settings.SERVER):  # forked: Keras imported
+    if groups and uid is not None and env.get(Settings.SERVER):  # forked: Keras imported
         server = judge_start.connect(env[Settings.SERVER], groups, uid)
         argv = argv if server is None else judge_start.wrap(argv, server)
     command, fds = namespaces.command(argv, mounts)

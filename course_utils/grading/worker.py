@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from course_utils.environment import tool_env
-from course_utils.grading import cgroups, judge_servers, namespaces
+from course_utils.grading import cgroups, judge_servers
 from course_utils.grading.archive import TooLarge, tar_folder, untar
 from course_utils.grading.gradebook import submission_rows
 from course_utils.grading.isolation import (
@@ -30,7 +30,7 @@ from course_utils.grading.isolation import (
 from course_utils.grading.jobs import Job, Limits, Outcome, failure_reason
 from course_utils.grading.nbrun import FEEDBACK_FAILED
 from course_utils.grading.process import SUPERVISOR
-from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_environment, kernel_spec
+from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_spec
 from course_utils.layout import SCRATCH_JUDGES, SCRATCH_KERNELS, CourseFolder
 from course_utils.settings import EPOCHS, FEEDBACK_TIMEOUT, GRACE, MiB
 
@@ -227,11 +227,10 @@ def grade_submission(job: Job) -> Outcome:
     try:
         env = _environment(root, limits, uid, groups, job.epochs)
         judge = _launcher_settings(limits, limits.judge_budget, judge_uid, judge_groups)
+        if groups and uid is not None:  # as root, kernels are forked with Keras imported
+            env.update(judge_servers.setting(env, str(staged_data()), "kernel"))
         if limits.judge and judge_groups and judge_uid is not None:
-            server = judge_servers.address(
-                kernel_environment(namespaces.HOME, "/tmp", str(staged_data()), True, env)
-            )
-            judge.update({Settings.SERVER: server} if server else {})
+            judge.update(judge_servers.setting(env, str(staged_data()), "judge"))
         course = _scratch_course(root, job, judge)
         log = root / "nbgrader.log"
         command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]

@@ -36,7 +36,7 @@ def test_the_launcher_sends_groups_user_and_its_own_limits_with_checked_credenti
 
 def test_without_a_server_the_launcher_says_so_and_starts_the_kernel_itself(tmp_path, capsys):
     assert judge_start.connect(str(tmp_path / "nothing-here"), [], 1) is None
-    assert "the judge starts without its server" in capsys.readouterr().err
+    assert "the kernel starts without its server" in capsys.readouterr().err
 
 
 def test_the_wrapped_command_runs_this_module_on_the_connection():
