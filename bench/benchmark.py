@@ -308,8 +308,9 @@ def compare(work: Path, what: str, limits: dict) -> None:
     if what == "the judge":
         from course_utils.grading import judge_servers
 
-        print(f"The kernel servers' own CPU, once per grading process (their imports, the "
-              f"student's and the judge's; as root): {judge_servers.cpu_seconds():.1f} s")  # fmt: skip
+        print("The kernel servers' own CPU, once per grading process (their imports, the "
+              "student's and the judge's; as root): "
+              f"{judge_servers.cpu_seconds():.1f} s")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the lab

@@ -52,6 +52,8 @@ PROBE = """
 import json as _json, os as _os, socket as _socket, subprocess as _subprocess, sys as _sys
 
 _found = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
+import resource as _resource  # the launcher's limits, however the kernel was started
+_found["data_limit"] = _resource.getrlimit(_resource.RLIMIT_DATA)
 with open("/proc/self/status") as _f:  # capabilities, new privileges
     _lines = [_l.split(":", 1) for _l in _f.read().splitlines()]
 _wanted = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
@@ -187,6 +189,8 @@ JUDGE_PROBE = """
 try:  # the course's own probe of the process that runs this test (the judge)
     import json as _json, os as _os, socket as _socket
     _probe = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
+    import resource as _resource
+    _probe["data_limit"] = _resource.getrlimit(_resource.RLIMIT_DATA)
     with open("/proc/self/status") as _f:  # capabilities, new privileges
         _lines = [_l.split(":", 1) for _l in _f.read().splitlines()]
     _wanted = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
@@ -539,6 +543,7 @@ def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_re
     assert sorted(found["disk_writable"]) == expected
     assert found["dev_shm"] == "No space left on device"
     assert found["dev_shm_written"] <= Limits().disk
+    assert found["data_limit"] == [MEMORY, MEMORY]  # the launcher's, forked or started
     status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
     assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
     assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
@@ -622,6 +627,7 @@ def test_the_judge_runs_as_its_own_user_without_network_or_course(sandboxed):
     assert found["loopback"] == "ConnectionRefusedError"
     assert found["network"] != "connected"
     assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
+    assert found["data_limit"] == [MEMORY, MEMORY]  # --judge-memory: as much as --memory
     status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
     assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
     assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found

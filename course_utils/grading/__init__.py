@@ -28,12 +28,13 @@ each kernel's folders, student and judge    ``kernel_folders``
 the sandbox's namespaces and mounts         ``namespaces`` (bubblewrap's command)
 one memory and process budget               ``cgroups`` (control groups)
 test cells apart from student code          ``judge`` (runs in the judge's kernel)
-kernels forked with Keras imported (root)    ``judge_server``; its sandbox side: ``judge_start``
+kernels forked with Keras imported (root)   ``judge_server``; its sandbox side: ``judge_start``
 the kernel servers of a grading process     ``judge_servers`` (one per role and environment)
 the bridge: requests; answers as files     ``bridge``; ``wire``; notebook's side: ``bridge_kernel``
 what crosses the bridge, and how            ``values`` (data, models, stubs, opaque values)
 bounds on models from the notebook          ``configs`` (allowed classes, strings, sizes)
 rebuilding a model within its bounds        ``rebuild`` (no memory before the count)
+a rebuilt model given again, if unchanged   ``reuse`` (the judge's; one submission)
 users and course permissions (as root)      ``isolation``
 how scores reach the gradebook; the CSV     ``gradebook``
 what a regrade changed                      ``changes``

@@ -31,7 +31,6 @@ import atexit
 import ctypes
 import json
 import os
-import resource
 import signal
 import socket
 import struct
@@ -39,7 +38,7 @@ import sys
 import traceback
 from typing import Any
 
-from course_utils.grading.judge_start import CREDENTIALS, MAX_MESSAGE
+from course_utils.grading.judge_start import CREDENTIALS, MAX_MESSAGE, take_limits
 from course_utils.grading.sandbox import UMASK
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
@@ -145,11 +144,7 @@ def _enter(
             raise ValueError(f"not a control group: {group}")
         with open(os.path.join(group, "cgroup.procs"), "w") as f:
             f.write(str(os.getpid()))
-    for kind, (soft, hard) in limits.items():
-        _, most = resource.getrlimit(kind)  # lower only (the launcher's are lower)
-        hard = most if hard == resource.RLIM_INFINITY else min(hard, most)
-        soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
-        resource.setrlimit(kind, (soft, hard))
+    take_limits(limits)
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)

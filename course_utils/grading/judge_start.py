@@ -41,6 +41,20 @@ LIMITS = (
 )
 
 
+def _lower(value: int, bound: int) -> int:
+    """The lower of two limits, where `resource.RLIM_INFINITY` (-1) is the highest."""
+    infinite = resource.RLIM_INFINITY
+    return bound if value == infinite else value if bound == infinite else min(value, bound)
+
+
+def take_limits(limits: dict[int, tuple[int, int]]) -> None:
+    """Take the launcher's `limits` (soft, hard), only ever lowering this process's own (the
+    server's process forked for a kernel does, before it becomes the kernel's user)."""
+    for kind, (soft, hard) in limits.items():
+        hard = _lower(hard, resource.getrlimit(kind)[1])
+        resource.setrlimit(kind, (_lower(soft, hard), hard))
+
+
 def credentials() -> tuple[int, int, bytes]:
     """This process's credentials as a control message (the kernel checks they are its own)."""
     creds = struct.pack(CREDENTIALS, os.getpid(), os.getuid(), os.getgid())

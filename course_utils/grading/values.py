@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from course_utils.grading import configs, rebuild
+from course_utils.grading import configs, rebuild, reuse
 from course_utils.grading.bridge import StudentKernel
 from course_utils.grading.wire import Answer, Refused, StudentError
 
@@ -123,8 +123,14 @@ def rebuild_model(node: dict[str, Any], answer: Answer) -> Any:
     """A Keras model from its architecture, weights and compile settings, in safe mode.
 
     The architecture and the compile settings are checked by `course_utils.grading.configs`
-    before anything is built; the weight files must fit the model's variables.
+    before anything is built; the weight files must fit the model's variables. A model an
+    earlier test read, unchanged since, is the same model (`course_utils.grading.reuse`).
     """
+    kept = reuse.find(node, answer)
+    if kept is not None:
+        NOTES.extend(kept[1])
+        return kept[0]
+    notes = len(NOTES)
     config = configs.parse(node.get("config"), "the model")
     if isinstance(config, dict):  # compile settings are checked, and used, on their own
         config.pop("compile_config", None)
@@ -133,6 +139,7 @@ def rebuild_model(node: dict[str, Any], answer: Answer) -> Any:
         model = rebuild.build_model(config)
         _set_weights(model, node.get("weights"), answer)
         _compile(model, node)
+    reuse.keep(node, model, NOTES[notes:])
     return model
 
 

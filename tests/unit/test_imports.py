@@ -77,6 +77,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "grading.kernel_folders",
             "grading.isolation",
             "grading.rebuild",
+            "grading.reuse",
             "grading.configs",
             "grading.bridge",
             "grading.service_db",

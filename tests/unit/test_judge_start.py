@@ -81,3 +81,26 @@ def test_a_refusal_starts_the_kernel_in_the_sandbox_as_before():
     run, _ = _stub(["/bin/echo", "started itself"], [refused])
     assert run.returncode == 0 and run.stdout == "started itself\n"
     assert "without its server: ValueError: not the server's environment" in run.stderr
+
+
+def test_the_launchers_limits_are_taken_where_the_server_has_none_and_never_raised():
+    code = """
+import json, resource as r
+from course_utils.grading.judge_start import take_limits
+r.setrlimit(r.RLIMIT_DATA, (r.RLIM_INFINITY, r.RLIM_INFINITY))
+r.setrlimit(r.RLIMIT_CPU, (r.RLIM_INFINITY, r.RLIM_INFINITY))
+hard = r.getrlimit(r.RLIMIT_NOFILE)[1]
+r.setrlimit(r.RLIMIT_NOFILE, (64, hard))
+take_limits({
+    r.RLIMIT_DATA: (3 * 2**30, 3 * 2**30),  # none here: the launcher's
+    r.RLIMIT_CPU: (100, r.RLIM_INFINITY),  # a soft limit under no hard one
+    r.RLIMIT_NOFILE: (r.RLIM_INFINITY, hard + 1),  # never above this process's own
+})
+print(json.dumps([hard, *(r.getrlimit(k) for k in (r.RLIMIT_DATA, r.RLIMIT_CPU, r.RLIMIT_NOFILE))]))
+"""
+    run = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    hard, data, cpu, files = json.loads(run.stdout)
+    assert data == [3 * 2**30, 3 * 2**30]
+    assert cpu == [100, -1]
+    assert files == [hard, hard]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from course_utils.grading import bridge_kernel as bk
-from course_utils.grading import values
+from course_utils.grading import reuse, values
 from course_utils.grading.values import (
     NOTES,
     Opaque,
@@ -43,8 +43,10 @@ def _decode(node, folder, rid: str = "r1"):
 @pytest.fixture(autouse=True)
 def _no_notes():
     NOTES.clear()
+    reuse._KEPT.clear()
     yield
     NOTES.clear()
+    reuse._KEPT.clear()
 
 
 @pytest.mark.parametrize(
