@@ -27,6 +27,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -48,16 +49,25 @@ MEMORY = 3 * 2**30
 MARK = "sandbox-mark-" + secrets.token_hex(6)
 SECRET = "secret-" + secrets.token_hex(8)
 
-PROBE = """
-import json as _json, os as _os, socket as _socket, subprocess as _subprocess, sys as _sys
-
-_found = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
-import resource as _resource  # the launcher's limits, however the kernel was started
-_found["data_limit"] = _resource.getrlimit(_resource.RLIMIT_DATA)
-with open("/proc/self/status") as _f:  # capabilities, new privileges
+# What the student's kernel and the judge each report of their own process: user, parent,
+# host name, the launcher's memory limit, capabilities and new privileges (`assert_confined`).
+PROCESS = """
+import os as _os, resource as _resource, socket as _socket
+_process = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
+_process["data_limit"] = _resource.getrlimit(_resource.RLIMIT_DATA)
+with open("/proc/self/status") as _f:
     _lines = [_l.split(":", 1) for _l in _f.read().splitlines()]
 _wanted = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
-_found["status"] = {_l[0]: _l[1].strip() for _l in _lines if _l[0] in _wanted}
+_process["status"] = {_l[0]: _l[1].strip() for _l in _lines if _l[0] in _wanted}
+"""
+
+PROBE = (
+    """
+import json as _json, os as _os, socket as _socket, subprocess as _subprocess, sys as _sys
+"""
+    + PROCESS
+    + """
+_found = dict(_process)
 _secret = %(secret)r
 _found["secret_seen"] = any(
     _secret in open(f"/proc/{p}/environ", errors="replace").read()
@@ -127,6 +137,7 @@ for _line in open("/proc/self/mountinfo").read().splitlines():
         _found["disk_writable"].append(_point.rsplit("/", 1)[1])
 print("PROBE " + _json.dumps(_found))
 """
+)
 
 SHARED_MEMORY = """
 import mmap as _mmap
@@ -185,16 +196,14 @@ print(_subprocess.run([_sys.executable, "-c", _bomb], capture_output=True, text=
 """
 
 
-JUDGE_PROBE = """
+JUDGE_PROBE = (
+    """
 try:  # the course's own probe of the process that runs this test (the judge)
-    import json as _json, os as _os, socket as _socket
-    _probe = {"uid": _os.getuid(), "parent": _os.getppid(), "host": _socket.gethostname()}
-    import resource as _resource
-    _probe["data_limit"] = _resource.getrlimit(_resource.RLIMIT_DATA)
-    with open("/proc/self/status") as _f:  # capabilities, new privileges
-        _lines = [_l.split(":", 1) for _l in _f.read().splitlines()]
-    _wanted = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")
-    _probe["status"] = {_l[0]: _l[1].strip() for _l in _lines if _l[0] in _wanted}
+    import json as _json
+"""
+    + textwrap.indent(PROCESS, "    ")
+    + """
+    _probe = dict(_process)
     _probe["secret_seen"] = any(%(secret)r in v for v in _os.environ.values())
     from course_utils.grading import judge as _judge  # answers read so far: deleted once read
     _probe["answers_left"] = sorted(_os.listdir(_judge._kernel.inbox))
@@ -215,6 +224,7 @@ try:  # the course's own probe of the process that runs this test (the judge)
 except Exception as _e:
     print("JUDGE FAILED", type(_e).__name__, _e)
 """
+)
 
 # What each hostile value for the judge is, the solution cell it is added to (locked cells are put
 # back as they were), the test it aims at and a word of what that test must say.
@@ -527,6 +537,18 @@ def test_a_submission_with_a_fifo_and_links_is_graded_as_a_plain_notebook(sandbo
     ]
 
 
+def assert_confined(found: dict, user: str) -> None:
+    """What `PROCESS` found in the student's kernel or the judge: the launcher's memory limit,
+    no capability, no new privilege, in the sandbox; as root, forked by a kernel server (its
+    parent is outside its PID namespace, its bounding set empty)."""
+    assert found["data_limit"] == [MEMORY, MEMORY], found
+    status = found["status"]
+    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
+    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
+    if user == "root":
+        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
+
+
 def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_reads(sandboxed):
     found = json.loads(printed(sandboxed["course"], "probes", "PROBE ")[len("PROBE ") :])
     assert found["uid"] != 0
@@ -543,12 +565,7 @@ def test_the_kernel_sees_no_secret_no_network_no_course_and_writes_nothing_it_re
     assert sorted(found["disk_writable"]) == expected
     assert found["dev_shm"] == "No space left on device"
     assert found["dev_shm_written"] <= Limits().disk
-    assert found["data_limit"] == [MEMORY, MEMORY]  # the launcher's, forked or started
-    status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
-    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
-    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
-    if sandboxed["user"] == "root":  # forked by the kernel server: its parent is outside
-        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
+    assert_confined(found, sandboxed["user"])
 
 
 def test_nothing_outlives_the_kernel(sandboxed):
@@ -627,12 +644,7 @@ def test_the_judge_runs_as_its_own_user_without_network_or_course(sandboxed):
     assert found["loopback"] == "ConnectionRefusedError"
     assert found["network"] != "connected"
     assert set(found["reads"].values()) <= {"FileNotFoundError", "PermissionError"}, found
-    assert found["data_limit"] == [MEMORY, MEMORY]  # --judge-memory: as much as --memory
-    status = found["status"]  # no capability, no new privilege, in the sandbox's namespaces
-    assert status["CapEff"] == status["CapPrm"] == "0000000000000000", status
-    assert status["NoNewPrivs"] == "1" and found["host"] == "sandbox", found
-    if sandboxed["user"] == "root":  # forked by the judges' server: its parent is outside
-        assert found["parent"] == 0 and status["CapBnd"] == "0000000000000000", found
+    assert_confined(found, sandboxed["user"])  # --judge-memory: as much as --memory
 
 
 def test_each_hostile_value_costs_the_judge_only_its_own_test(sandboxed):

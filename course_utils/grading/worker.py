@@ -227,10 +227,11 @@ def grade_submission(job: Job) -> Outcome:
     try:
         env = _environment(root, limits, uid, groups, job.epochs)
         judge = _launcher_settings(limits, limits.judge_budget, judge_uid, judge_groups)
+        data = str(staged_data())
         if groups and uid is not None:  # as root, kernels are forked with Keras imported
-            env.update(judge_servers.setting(env, str(staged_data()), "kernel"))
+            env.update(judge_servers.setting(env, data, "kernel"))
         if limits.judge and judge_groups and judge_uid is not None:
-            judge.update(judge_servers.setting(env, str(staged_data()), "judge"))
+            judge.update(judge_servers.setting(env, data, "judge"))
         course = _scratch_course(root, job, judge)
         log = root / "nbgrader.log"
         command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
