@@ -35,29 +35,19 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 from typing import Any
 
-from course_utils.grading.judge_start import CREDENTIALS, MAX_MESSAGE, take_limits
+from course_utils.grading.judge_start import CREDENTIALS, MAX_MESSAGE, take_limits, waited
 from course_utils.grading.sandbox import UMASK
 
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
-CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (
-    0x08000000,
-    0x10000000,
-    0x20000000,
-    0x40000000,
-)
+CLONE_NEWIPC, CLONE_NEWUSER = 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 #: the sandbox's namespaces, which each kernel joins
-NAMESPACES = (
-    CLONE_NEWUSER
-    | CLONE_NEWNS
-    | CLONE_NEWPID
-    | CLONE_NEWNET
-    | CLONE_NEWIPC
-    | CLONE_NEWUTS
-    | CLONE_NEWCGROUP
-)
+NAMESPACES = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
+NAMESPACES |= CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 CAPABILITY_VERSION_3 = 0x20080522
@@ -89,16 +79,21 @@ def _private_mounts() -> None:
 ROLES = ("kernel", "judge")
 
 
-def preload(role: str) -> None:
-    """What every kernel of `role` imports first (the seed's Keras; for the judge, its first
-    code, `JudgedExecute`'s), and ipykernel."""
+def preload(role: str) -> float:
+    """Import what every kernel of `role` imports first (the seed's Keras; for the judge, its
+    first code, `JudgedExecute`'s), and ipykernel; the seconds Keras's part took."""
+    start = time.monotonic()
     if role == "judge":
         from course_utils.grading import judge
 
         judge.import_keras()
     import keras  # noqa: F401
     import numpy  # noqa: F401
+
+    seconds = time.monotonic() - start
     from ipykernel.kernelapp import IPKernelApp  # noqa: F401
+
+    return seconds
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], tuple[int, int, int], list[int]]:
@@ -157,8 +152,9 @@ def _enter(
     _call("capset", header, bytes(24))  # two (effective, permitted, inheritable) sets, empty
 
 
-def _run_kernel(arguments: list[str], cwd: str, streams: list[int]) -> None:
-    """The kernel: ipykernel with `arguments`, in the sandbox (never returns)."""
+def _run_kernel(arguments: list[str], cwd: str, streams: list[int], note: str = "") -> None:
+    """The kernel: ipykernel with `arguments`, in the sandbox, `note` first on its stderr (never
+    returns)."""
     code: Any = 1
     try:
         os.setsid()
@@ -167,6 +163,7 @@ def _run_kernel(arguments: list[str], cwd: str, streams: list[int]) -> None:
         for target, fd in enumerate(streams):
             os.dup2(fd, target)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        sys.stderr.write(note)
         os.umask(UMASK)
         os.chdir(cwd)
         sys.argv = ["ipykernel_launcher", *arguments]
@@ -203,8 +200,11 @@ def _checked(request: dict[str, Any], env: dict[str, str]) -> tuple[list[str], d
     return _kernel_file(request.get("argv")), placed
 
 
-def _fork_kernel(conn: socket.socket, env: dict[str, str]) -> None:
-    """One kernel, in a process forked for it (never returns): see the module's steps."""
+def _fork_kernel(
+    conn: socket.socket, env: dict[str, str], imported: tuple[str, float, float] = ("", 0, 0)
+) -> None:
+    """One kernel, in a process forked for it (never returns): see the module's steps;
+    `imported`: the server's role, and when its import of Keras began and how long it took."""
     started = False
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -226,7 +226,8 @@ def _fork_kernel(conn: socket.socket, env: dict[str, str]) -> None:
         child = os.fork()
         if child == 0:
             os.environ.update(placed)
-            _run_kernel(arguments, str(request.get("cwd") or "/"), streams)
+            note = waited(setup.get("asked"), *imported)
+            _run_kernel(arguments, str(request.get("cwd") or "/"), streams, note)
         started = True
         conn.send(b'{"started": true}')
         _, status = os.waitpid(child, 0)
@@ -272,7 +273,8 @@ def serve(path: str, parent: int, role: str = "judge") -> None:
     listener.listen(64)
     _remove(os.path.dirname(path))
     _private_mounts()
-    preload(role)
+    began = time.monotonic()
+    imported = (role, began, preload(role))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked processes are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # atexit: the folder goes
     listener.settimeout(2.0)
@@ -286,7 +288,7 @@ def serve(path: str, parent: int, role: str = "judge") -> None:
         sys.stderr.flush()
         if os.fork() == 0:
             listener.close()
-            _fork_kernel(conn, env)
+            _fork_kernel(conn, env, imported)
         conn.close()
 
 

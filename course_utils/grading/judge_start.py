@@ -25,6 +25,7 @@ import resource
 import socket
 import struct
 import sys
+import time
 
 #: the largest message either side sends
 MAX_MESSAGE = 1 << 20
@@ -72,8 +73,9 @@ def connect(path: str, groups: list[str], uid: int) -> int | None:
     try:
         sock.connect(path)
         limits = {kind: resource.getrlimit(kind) for kind in LIMITS}
-        setup = json.dumps({"groups": groups, "uid": uid, "limits": limits}).encode()
-        sock.sendmsg([setup], [credentials()])
+        asked = time.monotonic()  # the machine's clock, as the server's: what it waited
+        setup = json.dumps({"groups": groups, "uid": uid, "limits": limits, "asked": asked})
+        sock.sendmsg([setup.encode()], [credentials()])
     except OSError as error:
         sock.close()
         print(f"the kernel starts without its server: {error}", file=sys.stderr)
@@ -81,6 +83,17 @@ def connect(path: str, groups: list[str], uid: int) -> int | None:
     fd = sock.detach()
     os.set_inheritable(fd, True)
     return fd
+
+
+def waited(asked: object, role: str, began: float, seconds: float) -> str:
+    """The line a forked kernel of `role` shows first on its stderr: how long it waited for its
+    server's import of Keras (which began at `began` and took `seconds`), asked for at `asked`
+    (the launcher's clock, `time.monotonic`); empty where it is not known."""
+    if not role or not isinstance(asked, (int, float)) or isinstance(asked, bool):
+        return ""
+    wait = max(0.0, min(seconds, began + seconds - asked))
+    who = "The student's kernel" if role == "kernel" else "The judge's kernel"
+    return f"{who} waited {wait:.1f} s for its server's import of Keras ({seconds:.1f} s)\n"
 
 
 def wrap(argv: list[str], fd: int) -> list[str]:

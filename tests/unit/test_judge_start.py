@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 from course_utils.grading import judge_server, judge_start
 
@@ -31,7 +32,24 @@ def test_the_launcher_sends_groups_user_and_its_own_limits_with_checked_credenti
     assert (pid, uid, fds) == (os.getpid(), os.getuid(), [])
     assert setup["groups"] == ["/sys/fs/cgroup/memory/x"] and setup["uid"] == 123456
     assert {int(k) for k in setup["limits"]} == set(judge_start.LIMITS)
+    assert 0 < setup["asked"] <= time.monotonic()  # the machine's clock: the server's too
     os.close(fd)
+
+
+def test_a_kernel_tells_how_long_it_waited_for_its_servers_import_of_keras():
+    def seconds(line: str) -> float:
+        return float(line.split(" waited ")[1].split(" s ")[0])
+
+    # the import took 4 s from time 10: asked before it began, during it, after it
+    assert seconds(judge_start.waited(8.0, "kernel", 10.0, 4.0)) == 4.0
+    assert seconds(judge_start.waited(11.5, "kernel", 10.0, 4.0)) == 2.5
+    assert seconds(judge_start.waited(20.0, "kernel", 10.0, 4.0)) == 0.0
+    line = judge_start.waited(11.5, "kernel", 10.0, 4.0)
+    assert line.startswith("The student's kernel waited") and line.endswith("(4.0 s)\n")
+    assert judge_start.waited(11.5, "judge", 10.0, 4.0).startswith("The judge's kernel")
+    for unknown in (None, "11.5", True):  # a setup from before, or garbled: nothing said
+        assert judge_start.waited(unknown, "kernel", 10.0, 4.0) == ""
+    assert judge_start.waited(11.5, "", 0.0, 0.0) == ""
 
 
 def test_without_a_server_the_launcher_says_so_and_starts_the_kernel_itself(tmp_path, capsys):
