@@ -82,11 +82,11 @@ def run_jobs(
     on_outcome: Callable[[Outcome], None],
     digests: dict[str, str],
 ) -> None:
-    """Keep up to two jobs per worker queued; hand each outcome to `on_outcome` as it comes."""
+    """Keep each slot busy, a job queued per worker; each outcome to `on_outcome` as it comes."""
     pending = list(jobs)
     running: dict[Any, str] = {}  # future -> student
     while pending or running:
-        while pending and len(running) < 2 * executor.workers:
+        while pending and len(running) < executor.slots + executor.workers:
             student, make = pending.pop(0)
             running[executor.submit(make())] = student
         for future in executor.wait(list(running)):

@@ -9,16 +9,19 @@ from __future__ import annotations
 import concurrent.futures
 import secrets
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, Protocol
 
+from course_utils.grading import cores
 from course_utils.grading.jobs import GradingError, Job, Outcome
 from course_utils.grading.worker import grade_submission
 
 
 class Executor(Protocol):
-    """Runs `grade_submission` on jobs; `workers` says how many run at once."""
+    """Runs `grade_submission` on jobs: `slots` at once, of which `workers` run notebooks."""
 
     workers: int
+    slots: int
 
     def submit(self, job: Job) -> Any:
         """Start grading `job`; returns a future whose ``result()`` is an `Outcome`."""
@@ -31,15 +34,17 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Worker threads on this machine, each driving one nbgrader process at a time."""
+    """Worker threads on this machine, each driving one nbgrader process at a time: `workers`
+    notebooks at once, and as many more getting ready or writing feedback (`cores.ahead`)."""
 
     def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="grade")
+        self.workers = self.cores = workers
+        self.slots = cores.ahead(workers)
+        self.pool = concurrent.futures.ThreadPoolExecutor(self.slots, thread_name_prefix="grade")
 
     def submit(self, job: Job) -> concurrent.futures.Future[Outcome]:
         """Grade `job` in the next free thread."""
-        return self.pool.submit(grade_submission, job)
+        return self.pool.submit(grade_submission, replace(job, cores=self.cores))
 
     def wait(self, futures: Iterable[Any]) -> set[Any]:
         """Block until one of `futures` is done; returns those done."""
@@ -75,7 +80,7 @@ class DaskExecutor:
             security = Security.temporary()
             self.cluster = LocalCluster(
                 n_workers=workers,
-                threads_per_worker=1,
+                threads_per_worker=cores.ahead(1),  # one notebook each, the next getting ready
                 processes=True,
                 host="127.0.0.1",
                 protocol="tls",
@@ -84,11 +89,17 @@ class DaskExecutor:
             )
             address = self.cluster.scheduler_address
         self.client = Client(address, security=security)
-        self.workers = max(1, len(self.client.scheduler_info()["workers"]))
+        found = self.client.scheduler_info()["workers"]
+        self.workers = max(1, len(found))
+        self.slots = max(self.workers, sum(w.get("nthreads", 1) for w in found.values()))
+        #: notebooks at once per worker process: one where this executor started the cluster;
+        #: another cluster's workers run as many as their threads
+        self.cores = 1 if self.cluster is not None else 0
 
     def submit(self, job: Job) -> Any:
         """Send `job` to the cluster under a key of its own (never cached)."""
         key = f"grade-{job.student}-{secrets.token_hex(4)}"
+        job = replace(job, cores=self.cores)
         return self.client.submit(grade_submission, job, pure=False, key=key)
 
     def wait(self, futures: Iterable[Any]) -> set[Any]:

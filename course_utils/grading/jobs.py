@@ -103,6 +103,8 @@ class Job:
     epochs: int | None = None  # LAB_EPOCHS for the kernel; None: the notebook's own length
     #: each notebook's grade ids in the instructor's order, where test cells are put back
     cell_order: dict[str, list[str]] = field(default_factory=dict)
+    #: notebooks its grading process runs at once (`course_utils.grading.cores`); 0: no limit
+    cores: int = 0
 
 
 @dataclass

@@ -3,21 +3,35 @@
 Each command runs in its own process group (the kernel nbgrader starts joins it), is killed
 with its group when its time is up, and dies if the worker that started it dies. A
 `Supervisor` keeps the commands it started, so that Ctrl-C in the grader stops them all.
+
+A command can also be forked by a server that has imported its modules already
+(`Supervisor.run_forked`, `course_utils.grading.nbrun_server`): the same session, limits, log
+and wall-clock limit, without the start of Python and its imports. The server sends the forked
+process's pid at once, and the process its exit status and usage (`FORKED_REPORT`) at its end.
 """
 
 from __future__ import annotations
 
+import array
 import functools
+import json
 import os
 import resource
 import signal
+import socket
 import subprocess
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from course_utils.settings import KiB
+
+#: the longest request or report a forked command's server takes, in bytes
+MAX_FORK_MESSAGE = 1 << 20
+#: the keys of a forked command's last message
+FORKED_REPORT = ("status", "cpu", "peak_rss")
 
 
 @dataclass(frozen=True)
@@ -66,11 +80,19 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a log file ("" if it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
 class Supervisor:
     """Starts commands in their own process groups and can kill all of them."""
 
     def __init__(self) -> None:
-        self._running: set[subprocess.Popen[bytes]] = set()
+        self._running: set[int] = set()  # the process groups of the commands running
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -111,7 +133,7 @@ class Supervisor:
                     start_new_session=True,
                     preexec_fn=functools.partial(_child_setup, memory),
                 )
-            self._running.add(proc)
+            self._running.add(proc.pid)
         timed_out = threading.Event()
 
         def kill() -> None:
@@ -125,7 +147,7 @@ class Supervisor:
         finally:
             timer.cancel()
             with self._lock:
-                self._running.discard(proc)
+                self._running.discard(proc.pid)
         proc.returncode = os.waitstatus_to_exitcode(status)
         _kill_group(proc.pid)  # the kernel and anything else left in the group
         return ProcessResult(
@@ -135,12 +157,64 @@ class Supervisor:
             peak_rss=usage.ru_maxrss * KiB,
         )
 
+    def run_forked(
+        self,
+        server: str,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        log: Path,
+        memory: int = 0,
+    ) -> ProcessResult | None:
+        """As `run`, the server's command with `args`, forked by the server listening at
+        `server`; None where the server could not take it (nothing was run)."""
+        start = time.monotonic()
+        request = json.dumps({"args": args, "cwd": str(cwd), "env": env, "memory": memory})
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            with open(log, "ab") as out:
+                conn.settimeout(30)
+                conn.connect(server)
+                fds = array.array("i", [out.fileno()])
+                conn.sendmsg([request.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+                pid = json.loads(conn.recv(MAX_FORK_MESSAGE))["pid"]
+        except (OSError, ValueError, KeyError, TypeError):
+            conn.close()
+            return None
+        with self._lock:
+            self._running.add(pid)
+            if self._stopping.is_set():
+                _kill_group(pid)
+        report: Any = {}
+        timed_out = False
+        try:
+            conn.settimeout(max(0.001, timeout - (time.monotonic() - start)))
+            report = json.loads(conn.recv(MAX_FORK_MESSAGE) or b"{}")
+        except TimeoutError:
+            timed_out = True
+        except (OSError, ValueError):  # it died before its report: a failure
+            pass
+        finally:
+            _kill_group(pid)  # at its time limit; else the kernel and anything left in the group
+            conn.close()
+            with self._lock:
+                self._running.discard(pid)
+        if not isinstance(report, dict) or sorted(report) != sorted(FORKED_REPORT):
+            report = {}
+        return ProcessResult(
+            status=None if timed_out else int(report.get("status", 1)),
+            wall=time.monotonic() - start,
+            cpu=float(report.get("cpu", 0.0)),
+            peak_rss=int(report.get("peak_rss", 0)),
+        )
+
     def stop_all(self) -> None:
         """Kill every command this supervisor started, and refuse new ones until `reset`."""
         with self._lock:
             self._stopping.set()
-            for proc in list(self._running):
-                _kill_group(proc.pid)
+            for group in list(self._running):
+                _kill_group(group)
 
     def reset(self) -> None:
         """Accept new commands again (at the start of a class run)."""

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from course_utils.environment import tool_env
-from course_utils.grading import cgroups, judge_servers
+from course_utils.grading import cgroups, cores, judge_servers, nbrun_server
 from course_utils.grading.archive import TooLarge, tar_folder, untar
 from course_utils.grading.gradebook import submission_rows
 from course_utils.grading.isolation import (
@@ -29,7 +29,7 @@ from course_utils.grading.isolation import (
 )
 from course_utils.grading.jobs import Job, Limits, Outcome, failure_reason
 from course_utils.grading.nbrun import FEEDBACK_FAILED
-from course_utils.grading.process import SUPERVISOR
+from course_utils.grading.process import tail
 from course_utils.grading.sandbox import MAX_PROCESSES, Settings, kernel_spec
 from course_utils.layout import SCRATCH_JUDGES, SCRATCH_KERNELS, CourseFolder
 from course_utils.settings import EPOCHS, FEEDBACK_TIMEOUT, GRACE, MiB
@@ -57,6 +57,7 @@ def kit_config(
     root: Path,
     order: dict[str, list[str]],
     judge: dict[str, str] | None = None,
+    cores: str = "",
 ) -> str:
     """The nbgrader settings the grader appends to the course's own config.
 
@@ -70,6 +71,7 @@ def kit_config(
         root: the scratch folder, where the kernel's working folder and the judge's go.
         order: each notebook's grade ids in the instructor's order.
         judge: the sandbox launcher's settings for the judge (`Settings.for_kernel`).
+        cores: the grading process's folder of cores (`cores.folder`); empty: no limit.
 
     Returns:
         Python source for ``nbgrader_config.py``.
@@ -109,6 +111,7 @@ def kit_config(
             f"c.JudgedExecute.judge_memory_note = {limits.judge_memory_text!r}",
             f"c.JudgedExecute.request_timeout = {limits.request_timeout}",
             f"c.GuardedExecute.seed = {limits.seed}",
+            f"c.GuardedExecute.core_folder = {cores!r}",
             f"c.GenerateFeedback.preprocessors = {[hide] + [f for f in feedback if f != hide]!r}",
             f"c.GuardedExecute.timeout = {limits.cell_timeout}",
             f"c.GuardedExecute.submission_timeout = {limits.submission_timeout}",
@@ -117,14 +120,6 @@ def kit_config(
             "",
         ]
     )
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """The last `lines` lines of a log file ("" if it cannot be read)."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _scratch_course(root: Path, job: Job, judge: dict[str, str]) -> Path:
@@ -138,9 +133,9 @@ def _scratch_course(root: Path, job: Job, judge: dict[str, str]) -> Path:
     for name in (SCRATCH_KERNELS, SCRATCH_JUDGES):  # each judge too: root/judge/N
         (root / name).mkdir(mode=0o711)
         os.chmod(root / name, 0o711)
-    paths.config.write_text(
-        job.config + kit_config(course, job.limits, root=root, order=job.cell_order, judge=judge)
-    )
+    held = cores.folder(job.cores)
+    kit = kit_config(course, job.limits, root=root, order=job.cell_order, judge=judge, cores=held)
+    paths.config.write_text(job.config + kit)
     paths.gradebook.write_bytes(job.gradebook)
     untar(job.submission, paths.submitted(job.student, job.assignment))
     untar(job.source_files, paths.source(job.assignment))
@@ -234,12 +229,14 @@ def grade_submission(job: Job) -> Outcome:
             judge.update(judge_servers.setting(env, data, "judge"))
         course = _scratch_course(root, job, judge)
         log = root / "nbgrader.log"
-        command = [sys.executable, "-m", "course_utils.grading.nbrun", job.assignment, job.student]
+        command = [sys.executable, "-m", nbrun_server.NBRUN, job.assignment, job.student]
         limit = limits.submission_timeout + GRACE_SECONDS
+        if job.cores:  # and its wait for a core, at most a notebook's limit
+            limit += limits.submission_timeout
         if job.feedback:
             command.append("--feedback")
             limit += FEEDBACK_SECONDS
-        run = SUPERVISOR.run(command, course, env, limit, log, memory=limits.grader_memory)
+        run = nbrun_server.run(command, course, env, limit, log, limits.grader_memory)
         kernel_cpu, kernel_peak = cgroups.usage(groups)  # not in the grader's own accounts
         judge_cpu, judge_peak = cgroups.usage(judge_groups)
         for made in (groups, judge_groups):

@@ -81,8 +81,8 @@ def test_install_without_feedback_leaves_the_feedback_folder_alone(tmp_path, cou
 class Stepwise:
     """An executor whose jobs end one at a time, in order; it records how many were queued."""
 
-    def __init__(self, workers: int, fail: set[str]) -> None:
-        self.workers, self.fail = workers, fail
+    def __init__(self, workers: int, slots: int, fail: set[str]) -> None:
+        self.workers, self.slots, self.fail = workers, slots, fail
         self.queued: list[int] = []
         self.order: list[concurrent.futures.Future] = []
 
@@ -104,7 +104,7 @@ class Stepwise:
         pass
 
 
-def test_run_jobs_keeps_two_jobs_per_worker_and_reports_dead_workers():
+def test_run_jobs_fills_every_slot_queues_one_per_worker_and_reports_dead_workers():
     students = [f"s{i}" for i in range(7)]
     made: list[str] = []
 
@@ -115,7 +115,7 @@ def test_run_jobs_keeps_two_jobs_per_worker_and_reports_dead_workers():
 
         return job
 
-    executor = Stepwise(workers=2, fail={"s3"})
+    executor = Stepwise(workers=2, slots=3, fail={"s3"})
     outcomes: list[Outcome] = []
     coordinator.run_jobs(
         executor,
@@ -124,7 +124,7 @@ def test_run_jobs_keeps_two_jobs_per_worker_and_reports_dead_workers():
         {s: f"d-{s}" for s in students},
     )
     assert made == students  # each job made once, when its turn comes
-    assert max(executor.queued) == 4 and executor.queued[0] == 4
+    assert max(executor.queued) == 5 and executor.queued[0] == 5
     assert [o.student for o in outcomes] == students
     dead = outcomes[3]
     assert not dead.ok and dead.digest == "d-s3"

@@ -8,14 +8,15 @@ import time
 import pytest
 
 from course_utils.grading.executors import LocalExecutor, make_executor, remote_security
-from course_utils.grading.jobs import GradingError
+from course_utils.grading.jobs import GradingError, Job, Limits
 
 
 def test_without_a_scheduler_the_executor_is_local_threads():
     executor = make_executor(None, 3)
     try:
         assert isinstance(executor, LocalExecutor)
-        assert executor.workers == 3
+        assert executor.workers == 3  # notebooks at once
+        assert executor.slots == 6  # submissions at once: each core's next getting ready
     finally:
         executor.close()
 
@@ -36,7 +37,7 @@ def test_local_threads_run_functions_and_wait_returns_those_done():
         executor.close()
 
 
-def test_at_most_workers_functions_run_at_once():
+def test_at_most_slots_functions_run_at_once():
     executor = LocalExecutor(2)
     running, peak, lock = [0], [0], threading.Lock()
 
@@ -53,17 +54,31 @@ def test_at_most_workers_functions_run_at_once():
     while pending:
         pending -= executor.wait(pending)
     executor.close()
-    assert peak[0] == 2
+    assert peak[0] == executor.slots == 4
+
+
+def test_each_job_says_how_many_notebooks_its_grading_process_runs_at_once(monkeypatch):
+    from course_utils.grading import executors
+
+    monkeypatch.setattr(executors, "grade_submission", lambda job: job.cores)
+    executor = LocalExecutor(3)
+    try:
+        job = Job("lab", "ada", "", b"", b"", b"", "d", Limits())
+        assert job.cores == 0
+        assert executor.submit(job).result(10) == 3
+    finally:
+        executor.close()
 
 
 def test_closing_with_cancel_drops_jobs_not_started():
     executor = LocalExecutor(1)
     gate = threading.Event()
     first = executor.pool.submit(gate.wait, 10)
+    second = executor.pool.submit(gate.wait, 10)
     later = [executor.pool.submit(lambda: "ran") for _ in range(3)]
     executor.close(cancel=True)
     gate.set()
-    assert first.result(10) is True
+    assert first.result(10) is True and second.result(10) is True
     assert all(f.cancelled() for f in later)
     with pytest.raises(RuntimeError):
         executor.pool.submit(lambda: None)

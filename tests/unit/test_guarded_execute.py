@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from course_utils.grading import cores
 from course_utils.grading.preprocessors import GuardedExecute
 from course_utils.grading.preprocessors.guarded_execute import SEED_CODE, error_output
 
@@ -79,3 +83,37 @@ def test_the_kernel_is_killed_after_the_last_cell_and_its_exit_handlers_never_ru
     assert GuardedExecute().shutdown_kernel == "immediate"
     assert not _exit_handler_ran(tmp_path)
     assert _exit_handler_ran(tmp_path, shutdown_kernel="graceful")  # what a graceful stop does
+
+
+def test_the_notebook_waits_for_a_core_and_its_time_limit_counts_from_then(tmp_path):
+    folder = cores.folder(1)
+    taken = cores.hold(folder)
+    freed: list[float] = []
+
+    def free() -> None:
+        freed.append(time.time())
+        cores.let_go(taken)
+
+    code = (
+        "import time\nfrom course_utils.grading import cores\n"
+        f"began = time.time()\nprint(began, cores.hold({folder!r}, stop=0) is None)"
+    )
+    nb = new_notebook(cells=[new_code_cell(code)])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    timer = threading.Timer(2.2, free)
+    timer.start()
+    try:  # counted from the start, the wait would leave under the last second of its 3 s
+        executor = GuardedExecute(seed=None, timeout=60, submission_timeout=3, core_folder=folder)
+        nb, _ = executor.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    finally:
+        timer.cancel()
+    began, busy = nb.cells[0].outputs[0].text.split()
+    assert freed and float(began) >= freed[0]  # it ran once the core was free
+    assert busy == "True"  # and held the core while it ran
+    again = cores.hold(folder, stop=0)  # given back after the last cell
+    assert again is not None
+    cores.let_go(again)

@@ -8,6 +8,10 @@ Before the notebook's first cell, the kernel's random numbers are seeded (`seed`
 NumPy's, and Keras's with its backend's), whatever the notebook's own cells say: the same
 submission trains the same network every time it is graded. A notebook that seeds again
 itself makes that choice on its own.
+
+With `core_folder` set, the notebook waits for one of its grading process's cores
+(`cores.hold`) once its kernels are ready, and gives it back after its last cell: the notebook's
+time limit counts from when it has one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Enum, Integer, Unicode
 
 from course_utils import settings
+from course_utils.grading import cores
 
 TEXT_TYPES = {"stream", "display_data", "execute_result", "update_display_data"}
 
@@ -82,6 +87,9 @@ class GuardedExecute(Execute):
         help="Seed of Python's, NumPy's and Keras's random numbers, set before the first "
         "cell; None: not seeded.",
     ).tag(config=True)
+    core_folder = Unicode(
+        "", help="The grading process's folder of cores (`cores.folder`); empty: no limit."
+    ).tag(config=True)
 
     def preprocess(
         self,
@@ -96,8 +104,26 @@ class GuardedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
         self._seeded = self.seed is None
-        done: tuple[NotebookNode, ResourcesDict] = super().preprocess(nb, resources, km=km)
+        self._core: int | None = None
+        self._waited = not self.core_folder
+        try:
+            done: tuple[NotebookNode, ResourcesDict] = super().preprocess(nb, resources, km=km)
+        finally:
+            cores.let_go(self._core)
+            self._core = None
         return done
+
+    def _take_a_core(self) -> None:
+        """Wait for a core (once, before the first cell); the time limit counts from now."""
+        self._waited = True
+        start = time.monotonic()
+        self._core = cores.hold(self.core_folder, stop=start + self.submission_timeout)
+        now = time.monotonic()
+        if self._core is None:
+            self.log.warning("No core came free in %.0f s: running beside the others", now - start)
+        else:
+            self.log.info("Waited %.1f s for a core", now - start)
+        self._deadline = now + self.submission_timeout
 
     def _seed_kernel(self) -> None:
         """Seed the student's kernel (once, before its first cell)."""
@@ -127,6 +153,8 @@ class GuardedExecute(Execute):
         """Run one cell within what time is left, or mark it not run once something broke."""
         if cell.cell_type != "code":
             return cell, resources
+        if not self._waited:
+            self._take_a_core()
         remaining = self._deadline - time.monotonic()
         if self._stopped is None and remaining < 1:
             self._stopped = (
