@@ -7,7 +7,9 @@ notebook's own time: its cells' times (the autograded notebook's execution recor
 import of Keras, as the notebook's first cell would import it: the seeding before the first
 cell, which imports Keras where the kernel was started without it, and, where the kernel was
 forked from a kernel server, the time it waited for that server's import of Keras (the first
-kernel of a grading process; the kernel's own log line). The command's whole wall time, alone,
+kernel of a grading process; the kernel's own log line). In a class, the time its notebook
+waited for a core while the other submissions ran their cells (``cores``, nbgrader's log) is a
+queue, not a cost of its own: it is shown, and left out. The command's whole wall time, alone,
 is shown too.
 
 Part "class": a lab class of ``--class-size`` distinct submissions (the reference, every
@@ -39,6 +41,7 @@ FIXED_TARGET_S = 4.0
 CLASS_TARGET = 1.15
 SEEDED = re.compile(r"Seeded the kernel with \d+ in ([0-9.]+) s")
 WAITED = re.compile(r"The student's kernel waited ([0-9.]+) s for its server's import of Keras")
+CORE = re.compile(r"Waited ([0-9.]+) s for a core")
 
 
 def own_seconds(course: Course, student: str, log: str) -> tuple[float, float]:
@@ -49,6 +52,13 @@ def own_seconds(course: Course, student: str, log: str) -> tuple[float, float]:
         float(found.group(1)) for found in (SEEDED.search(log), WAITED.search(log)) if found
     )
     return cells, imported
+
+
+def core_wait(log: str) -> float:
+    """The seconds a submission's notebook waited for a core while others ran (a queue, not
+    its own cost: `course_utils.grading.cores`)."""
+    found = CORE.search(log)
+    return float(found.group(1)) if found else 0.0
 
 
 def _grade(course: Course, workers: int, dask: str | None = None):
@@ -71,8 +81,9 @@ def _grade(course: Course, workers: int, dask: str | None = None):
 
 def overhead(work: Path, row: Callable, target: Callable) -> None:
     print("\nFixed cost: the untouched release, alone and in a class, --epochs 1", flush=True)
-    widths = [34, 10, 10, 10, 12]
-    heads = ["graded in", "cells", "Keras", "fixed cost"]  # Keras: seeding, waiting for a server
+    widths = [34, 10, 10, 10, 12, 12]
+    # Keras: seeding, waiting for a server; a core: waiting while the other submissions ran
+    heads = ["graded in", "a core", "cells", "Keras", "fixed cost"]
     lines = [row("untouched release", heads, widths)]
     beside = ("wrong_order", "transposed_confusion")
     for name, workers, mistakes in (("alone", 1, ()), ("in a class of 4", 2, beside)):
@@ -89,8 +100,10 @@ def overhead(work: Path, row: Callable, target: Callable) -> None:
         report = _grade(course, workers)
         outcome = report.outcomes["untouched"]
         cells, keras = own_seconds(course, "untouched", outcome.log)
-        fixed = outcome.wall - cells - keras
-        values = [f"{outcome.wall:.1f} s", f"{cells:.1f} s", f"{keras:.1f} s", f"{fixed:.1f} s"]
+        queued = core_wait(outcome.log)
+        fixed = outcome.wall - queued - cells - keras
+        values = [f"{outcome.wall:.1f} s", f"{queued:.1f} s", f"{cells:.1f} s", f"{keras:.1f} s"]
+        values.append(f"{fixed:.1f} s")
         lines.append(row(name, values, widths))
         target(f"untouched release, fixed cost, {name}", fixed, FIXED_TARGET_S, "s")
         if not mistakes:  # the whole command, as an instructor types it

@@ -71,8 +71,9 @@ def _define(name: str, default: Any, unit: str, help: str, **places: str) -> Set
 
 # The grader: each submission's limits (`course_utils.grading.jobs.Limits` takes its defaults).
 WORKERS = _define(
-    "workers", None, "submissions", "parallel submissions", flag="--workers", none="one per core"
-)
+    "workers", None, "notebooks", "notebooks run at once (and as many more submissions starting)",
+    flag="--workers", none="one per core",
+)  # fmt: skip
 SUBMISSION_TIMEOUT = _define(
     "submission_timeout",
     3600,

@@ -114,7 +114,7 @@ def grade_class(
     Args:
         course: the course folder (with ``nbgrader_config.py``, ``gradebook.db``, ``submitted/``).
         assignment: the assignment's name.
-        workers: submissions graded at once (default: one per core).
+        workers: notebooks run at once, twice as many submissions taken (default: one per core).
         limits: what each submission may use (default `Limits()`).
         students: grade only these students.
         force: regrade submissions already graded and unchanged.

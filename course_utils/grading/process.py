@@ -30,7 +30,7 @@ from course_utils.settings import KiB
 
 #: the longest request or report a forked command's server takes, in bytes
 MAX_FORK_MESSAGE = 1 << 20
-#: the keys of a forked command's last message
+#: the keys of a forked command's last message (its exit status and `ProcessResult`'s usage)
 FORKED_REPORT = ("status", "cpu", "peak_rss")
 
 
@@ -170,6 +170,8 @@ class Supervisor:
         """As `run`, the server's command with `args`, forked by the server listening at
         `server`; None where the server could not take it (nothing was run)."""
         start = time.monotonic()
+        if self._stopping.is_set():
+            return ProcessResult(None)
         request = json.dumps({"args": args, "cwd": str(cwd), "env": env, "memory": memory})
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -200,14 +202,12 @@ class Supervisor:
             conn.close()
             with self._lock:
                 self._running.discard(pid)
-        if not isinstance(report, dict) or sorted(report) != sorted(FORKED_REPORT):
-            report = {}
-        return ProcessResult(
-            status=None if timed_out else int(report.get("status", 1)),
-            wall=time.monotonic() - start,
-            cpu=float(report.get("cpu", 0.0)),
-            peak_rss=int(report.get("peak_rss", 0)),
-        )
+        try:  # a process that died before its report: a failure, its usage unknown
+            status, cpu, peak = int(report["status"]), float(report["cpu"]), int(report["peak_rss"])
+        except (KeyError, TypeError, ValueError):
+            status, cpu, peak = 1, 0.0, 0
+        wall = time.monotonic() - start
+        return ProcessResult(None if timed_out else status, wall, cpu, peak)
 
     def stop_all(self) -> None:
         """Kill every command this supervisor started, and refuse new ones until `reset`."""

@@ -127,3 +127,12 @@ def test_the_server_stops_when_the_process_that_started_it_ends(tmp_path):
         time.sleep(0.2)
     alive = os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"
     assert not alive, "the server outlived the process that started it"
+
+
+def test_a_stopping_supervisor_forks_nothing(server, tmp_path):
+    supervisor = Supervisor()
+    supervisor.stop_all()
+    log = tmp_path / "log"
+    result = supervisor.run_forked(server, ["lab", "ada"], tmp_path, {}, 60, log)
+    assert result is not None and result.timed_out and result.wall == 0.0
+    assert not log.exists()
