@@ -2,6 +2,7 @@
 
     python bench/benchmark.py --original ORIGINAL.txt      # every part (hours: the class of 200)
     python bench/benchmark.py --part grading                # one part
+    python bench/benchmark.py --part overhead judge class   # these parts, in one run
 
 Part "grading": a lab class and a quiz class graded by plain ``nbgrader autograde``, one
 submission after another at the notebooks' own training length, and by the kit's grader
@@ -489,7 +490,9 @@ def main() -> None:
         *("grading", "overhead", "scaling", "judge", "sandbox"),
         *("lab", "quiz", "service", "class"),
     ]
-    parser.add_argument("--part", choices=[*parts, "all"], default="all")
+    parser.add_argument(
+        "--part", choices=[*parts, "all"], nargs="+", default=["all"], help="parts, in this order"
+    )
     parser.add_argument("--original", type=Path, help="the adapted notebook's code (part lab)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")
     parser.add_argument("--xla", action="store_true", help="part quiz: also with XLA")
@@ -513,7 +516,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="course-kit-bench-") as tmp:
         work = Path(tmp)
-        for part in parts if args.part == "all" else [args.part]:
+        for part in parts if "all" in args.part else args.part:
             (work / part).mkdir()
             if part == "grading":
                 grading(work / part)

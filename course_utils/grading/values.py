@@ -139,6 +139,7 @@ def rebuild_model(node: dict[str, Any], answer: Answer) -> Any:
         model = rebuild.build_model(config)
         _set_weights(model, node.get("weights"), answer)
         _compile(model, node)
+    reuse.remember_predictions(model)
     reuse.keep(node, model, NOTES[notes:])
     return model
 

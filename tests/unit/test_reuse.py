@@ -107,3 +107,28 @@ def test_at_most_max_kept_models_are_kept(tmp_path):
     oldest = _read(models[0], tmp_path, "r91")  # it made room: rebuilt again
     assert oldest not in [model for model, _, _ in reuse._KEPT.values()][:-1]
     assert _same_weights(oldest, models[0])
+
+
+def test_a_kept_model_predicts_the_same_images_once_while_unchanged(tmp_path):
+    model = _model()
+    rebuilt = _read(model, tmp_path, "r1")
+    calls = []
+    predict = type(rebuilt).predict
+
+    def counted(x, *args, **kwargs):
+        calls.append(len(x))
+        return predict(rebuilt, x, *args, **kwargs)
+
+    rebuilt.predict = counted
+    reuse.remember_predictions(rebuilt)
+    x = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    first = rebuilt.predict(x, batch_size=3, verbose=0)
+    first[:] = 0  # a test's own changes to what it got stay its own
+    second = rebuilt.predict(x.copy(), batch_size=3)
+    assert calls == [6] and np.array_equal(second, model.predict(x, verbose=0))
+    rebuilt.predict(x, batch_size=2, verbose=0)  # other arguments
+    rebuilt.predict(x[:5], batch_size=3, verbose=0)  # other images
+    rebuilt.predict(keras.ops.convert_to_tensor(x), batch_size=3, verbose=0)  # not NumPy's
+    rebuilt.set_weights([w + 1 for w in rebuilt.get_weights()])
+    changed = rebuilt.predict(x, batch_size=3, verbose=0)
+    assert calls == [6, 6, 5, 6, 6] and not np.allclose(changed, second)
