@@ -17,7 +17,8 @@ workers, and 2 Dask workers of 1 core each (a LocalCluster): submissions per min
 
 Part "judge": the kit's grader with the judge (test cells in a kernel of their own) against
 without it (``--no-judge``: test cells in the student's kernel), on the same lab and quiz
-classes, one worker, at the grading length: wall and CPU time per submission.
+classes, one worker, at the grading length: wall and CPU time per submission, each side's
+median over ``--rounds`` rounds (3) whose order alternates (off first, then on first).
 
 Part "sandbox": the same, with every kernel in the sandbox (namespaces, control group: the
 grader's default) against without it (``--no-isolation``).
@@ -239,64 +240,81 @@ def scaling(work: Path) -> None:
     print("\n" + "\n".join(lines))
 
 
-def judge(work: Path) -> None:
+def judge(work: Path, rounds: int) -> None:
     from course_utils.grading.jobs import Limits
 
-    compare(work, "the judge", {"off": Limits(judge=False), "on": Limits(judge=True)})
+    compare(work, "the judge", {"off": Limits(judge=False), "on": Limits(judge=True)}, rounds)
 
 
-def sandbox(work: Path) -> None:
+def sandbox(work: Path, rounds: int) -> None:
     from course_utils.grading.jobs import Limits
 
-    compare(work, "the sandbox", {"off": Limits(isolate=False), "on": Limits(isolate=True)})
+    limits = {"off": Limits(isolate=False), "on": Limits(isolate=True)}
+    compare(work, "the sandbox", limits, rounds)
 
 
-def compare(work: Path, what: str, limits: dict) -> None:
-    """The same lab and quiz classes graded with `what` off and on: time per submission."""
+def compare(work: Path, what: str, limits: dict, rounds: int) -> None:
+    """The same lab and quiz classes graded with `what` off and on, `rounds` times, the order
+    alternating (off first, then on first): per submission, each side's median over the rounds
+    (one class's time moves by up to a tenth between runs on a shared machine)."""
     from course_utils.grading.coordinator import grade_class
 
     print(f"\n{what.capitalize()}: classes graded without and with it, 1 worker, "
-          f"--epochs {GRADING_EPOCHS}")  # fmt: skip
+          f"--epochs {GRADING_EPOCHS}, {rounds} rounds")  # fmt: skip
     widths = [30, 11, 11, 7, 11, 11, 7, 11, 11, 7]
     heads = ["wall off", "wall on", "ratio", "CPU off", "CPU on", "ratio"]
-    lines = [row("per submission", [*heads, "peak off", "peak on", "ratio"], widths)]
+    lines = [row("per submission (median)", [*heads, "peak off", "peak on", "ratio"], widths)]
     judges = ["Peak memory with the judge on, largest submission (each has its own budget):"]
+    rounds_seen = ["Each round's ratio, on / off (wall, CPU):"]
     for assignment, spec, mistakes in (
         ("lab3_part2", LAB, SCALING_MISTAKES[:1]),
         ("lab3_quiz", QUIZ, []),
     ):
-        sides = {}
-        for side in ("off", "on"):
-            (work / f"{assignment}-{side}").mkdir()
-            course = Course(work / f"{assignment}-{side}", assignment)
-            build_class(course, spec, mistakes=mistakes, untouched=False)
-            report = grade_class(
-                course.root,
-                assignment,
-                workers=1,
-                limits=limits[side],
-                epochs=GRADING_EPOCHS,
-                progress=False,
-                log=lambda line: None,
-            )
-            if report.failed:
-                raise SystemExit(f"the kit failed to grade: {report.failed}")
-            outcomes = list(report.outcomes.values())
-            sides[side] = {
-                "wall": statistics.mean(o.wall for o in outcomes),
-                "cpu": statistics.mean(o.cpu for o in outcomes),
-                "peak": max(o.peak_rss for o in outcomes) / 2**20,
-                "judge_peak": max(o.judge_peak for o in outcomes) / 2**20,
-                "scores": course.scores(),
+        runs: dict[str, list[dict]] = {"off": [], "on": []}
+        for turn in range(rounds):
+            for side in ("off", "on") if turn % 2 == 0 else ("on", "off"):
+                (work / f"{assignment}-{side}-{turn}").mkdir()
+                course = Course(work / f"{assignment}-{side}-{turn}", assignment)
+                build_class(course, spec, mistakes=mistakes, untouched=False)
+                report = grade_class(
+                    course.root,
+                    assignment,
+                    workers=1,
+                    limits=limits[side],
+                    epochs=GRADING_EPOCHS,
+                    progress=False,
+                    log=lambda line: None,
+                )
+                if report.failed:
+                    raise SystemExit(f"the kit failed to grade: {report.failed}")
+                outcomes = list(report.outcomes.values())
+                runs[side].append({
+                    "wall": statistics.mean(o.wall for o in outcomes),
+                    "cpu": statistics.mean(o.cpu for o in outcomes),
+                    "peak": max(o.peak_rss for o in outcomes) / 2**20,
+                    "judge_peak": max(o.judge_peak for o in outcomes) / 2**20,
+                    "scores": course.scores(),
+                })  # fmt: skip
+                print(f"  {assignment}, {what} {side}, round {turn + 1}: {report.wall:.0f} s",
+                      flush=True)  # fmt: skip
+        if any(run["scores"] != runs["off"][0]["scores"] for run in runs["off"] + runs["on"]):
+            raise SystemExit(f"{assignment}: {what} changed an honest submission's score")
+        sides = {
+            side: {
+                **{k: statistics.median(r[k] for r in runs[side]) for k in ("wall", "cpu")},
+                **{k: max(r[k] for r in runs[side]) for k in ("peak", "judge_peak")},
             }
-            print(f"  {assignment}, {what} {side}: {report.wall:.0f} s", flush=True)
+            for side in runs
+        }
+        pairs = zip(runs["off"], runs["on"], strict=True)
+        rounds_seen.append(f"  {assignment}: " + "; ".join(
+            f"{on['wall'] / off['wall']:.2f}, {on['cpu'] / off['cpu']:.2f}" for off, on in pairs
+        ))  # fmt: skip
         judged = sides["on"] if limits["on"].judge else sides["off"]
         judges.append(
             f"  {assignment}: kernel {judged['peak']:.0f} MiB, judge {judged['judge_peak']:.0f} "
             "MiB (0: not measured, without a control group)"
         )
-        if sides["on"]["scores"] != sides["off"]["scores"]:
-            raise SystemExit(f"{assignment}: {what} changed an honest submission's score")
         lines.append(
             ratio_row(f"{assignment} ({len(mistakes) + 1})", sides["off"], sides["on"], widths)
         )
@@ -304,8 +322,8 @@ def compare(work: Path, what: str, limits: dict) -> None:
         for key in ("wall", "cpu"):
             target(f"{assignment}: with / without {what}, {key} per submission",
                    sides["on"][key] / sides["off"][key], bound)  # fmt: skip
-    print("\n" + "\n".join(lines) + f"\nSame scores with and without {what}.")
-    print("\n".join(judges))
+    print("\n" + "\n".join(lines) + f"\nSame scores with and without {what}, every round.")
+    print("\n".join(rounds_seen + judges))
     if what == "the judge":
         from course_utils.grading import judge_servers
 
@@ -497,6 +515,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")
     parser.add_argument("--xla", action="store_true", help="part quiz: also with XLA")
     parser.add_argument(
+        "--rounds", type=int, default=3, help="parts judge and sandbox: rounds (default 3)"
+    )
+    parser.add_argument(
         "--class-size", type=int, default=200, help="submissions in part class (default 200)"
     )
     parser.add_argument(
@@ -523,9 +544,9 @@ def main() -> None:
             elif part == "scaling":
                 scaling(work / part)
             elif part == "judge":
-                judge(work / part)
+                judge(work / part, args.rounds)
             elif part == "sandbox":
-                sandbox(work / part)
+                sandbox(work / part, args.rounds)
             elif part == "lab":
                 lab(args.original, args.seeds, work / part)
             elif part in ("overhead", "class"):

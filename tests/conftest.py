@@ -44,3 +44,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order within each file stays
+
+
+# Networks that the tests' own kernels fit (nbval, nbgrader validate) are trained once per run
+# (tests/support/fits.py). The controller makes the folder; pytest-xdist's workers inherit it.
+_FITS: list = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from support import fits
+
+    folder = fits.begin()
+    if folder is not None:
+        _FITS.append(folder)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from support import fits
+
+    for folder in _FITS:
+        terminalreporter.write_line(fits.summary(folder))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from support import fits
+
+    while _FITS:
+        fits.end(_FITS.pop())

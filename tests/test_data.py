@@ -226,7 +226,7 @@ def test_kept_files_load_without_decompressing_again_even_after_a_reload(places,
     env_dir, _, _ = places
     specs = _tiny_set(env_dir, 1)
     monkeypatch.setattr(data, "_KEPT", {})
-    assert data.keep_decoded(specs) == env_dir
+    assert data.keep_decoded(env_dir, specs)
     kept = data.read_folder(env_dir, specs)
     reloaded = dict(vars(data))
     exec(compile(Path(data.__file__).read_text(), data.__file__, "exec"), reloaded)
@@ -249,5 +249,21 @@ def test_kept_files_load_without_decompressing_again_even_after_a_reload(places,
 
 def test_nothing_is_kept_where_the_data_is_missing(places, monkeypatch):
     monkeypatch.setattr(data, "_KEPT", {})
-    assert data.keep_decoded((*_tiny_set(places[0], 1)[:1], FILES[0])) is None
+    assert not data.keep_decoded(places[0], (*_tiny_set(places[0], 1)[:1], FILES[0]))
     assert data._KEPT == {}
+
+
+def test_only_the_named_folder_is_read_never_another_place(places, monkeypatch):
+    """The judges' server keeps the grader's copy, named by the variable, and nothing else:
+    not the Keras cache (a student's home could hold one), not Debian's folder."""
+    env_dir, keras_dir, _ = places
+    specs = _tiny_set(keras_dir, 1)
+    monkeypatch.setattr(data, "_KEPT", {})
+    monkeypatch.delenv("FASHION_MNIST_DIR", raising=False)
+    assert not data.keep_decoded(files=specs)
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(env_dir))  # it names a folder without the files
+    assert not data.keep_decoded(files=specs) and data._KEPT == {}
+    assert data.locate(specs, download=False) == keras_dir  # where loading would find them
+    _tiny_set(env_dir, 1)
+    assert data.keep_decoded(files=specs)
+    assert {Path(path).parent for path, *_ in data._KEPT} == {env_dir}
