@@ -47,8 +47,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # Networks that the tests' own kernels fit (nbval, nbgrader validate) are trained once per run
-# (tests/support/fits.py). The controller makes the folder; pytest-xdist's workers inherit it.
+# (tests/support/fits.py). The controller makes the folder; pytest-xdist's workers inherit its
+# name. The kernels of nbval's notebooks and of the files that set KEEPS_FITS use it: a plugin
+# of the whole session, since this file's own hooks reach only the tests under tests/.
 _FITS: list = []
+
+
+class _Fits:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        from support import fits
+
+        module = getattr(item, "module", None)
+        fits.use(item.path.suffix == ".ipynb" or getattr(module, "KEEPS_FITS", False))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,6 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     folder = fits.begin()
     if folder is not None:
         _FITS.append(folder)
+    config.pluginmanager.register(_Fits(), "course-kit-fits")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

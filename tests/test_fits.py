@@ -17,6 +17,8 @@ from course_utils.grading.sandbox import PASSED
 from support import fits
 from support.paths import ROOT
 
+KEEPS_FITS = True  # its kernels start with the run's IPython folder
+
 X = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
 Y = keras.utils.to_categorical(np.arange(64) % 3, 3)
 
@@ -123,3 +125,16 @@ def test_kernels_the_tests_start_keep_fits_and_the_graders_never_do(tmp_path, mo
     state = random.getstate()
     fits.start()
     assert random.getstate() == state  # not seeded, so nothing patched either
+
+
+def test_only_the_tests_that_keep_fits_start_kernels_with_it():
+    """Nbval's and the files that set KEEPS_FITS; a grader run as another user by any other
+    test would find the folder unreadable (tests/conftest.py)."""
+    mine = str(Path(os.environ[fits.FOLDER]) / "ipython")
+    assert os.environ["IPYTHONDIR"] == mine
+    fits.use(False)
+    try:
+        assert os.environ.get("IPYTHONDIR") != mine
+    finally:
+        fits.use(True)
+    assert os.environ["IPYTHONDIR"] == mine

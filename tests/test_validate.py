@@ -12,6 +12,8 @@ import pytest
 from course_utils.assignments import validate
 from support import ASSIGNMENTS, Course
 
+KEEPS_FITS = True  # its kernels share fits with nbval's (tests/support/fits.py)
+
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def course(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Course:

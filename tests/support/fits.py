@@ -2,8 +2,9 @@
 
 `make test` runs the instructor notebooks more than once: nbval runs each, and
 ``nbgrader validate`` runs it again (`tests/test_validate.py`). So that the quiz's experiment
-and the lab's network are trained once per run, the tests start every kernel they launch
-themselves with this file (an IPython start-up file in a folder of the run's, `begin`):
+and the lab's network are trained once per run, those tests (nbval's, and the files that set
+``KEEPS_FITS``) start their kernels with this file (an IPython start-up file in a folder of
+the run's, `begin` and `use`):
 
 * Python's and NumPy's random numbers are seeded, so the same notebook builds the same
   networks with the same first weights;
@@ -58,8 +59,9 @@ del _course_kit_fits
 
 
 def begin() -> Path | None:
-    """Make the run's folders and point this process's environment (and so every kernel the
-    tests start) at them; None where a run above this one did already."""
+    """Make the run's folder (kept fits, and an IPython folder with the start-up file) and name
+    it in this process's environment, for pytest's workers; None where a run above this one
+    did already. Only the tests that `use` it start their kernels with it."""
     if os.environ.get(FOLDER):
         return None
     folder = Path(tempfile.mkdtemp(prefix="course-kit-fits-"))
@@ -67,8 +69,31 @@ def begin() -> Path | None:
     startup.mkdir(parents=True)
     (startup / "00-course-kit-fits.py").write_text(_STARTUP.format(path=__file__))
     os.environ[FOLDER] = str(folder)
-    os.environ["IPYTHONDIR"] = str(folder / "ipython")
     return folder
+
+
+_BEFORE: list[str | None] = []
+
+
+def use(on: bool) -> None:
+    """Start this process's next kernels with the run's IPython folder (`on`), or as before.
+
+    Only for the tests' own kernels, which run as this user: the folder is this user's alone,
+    and a process of another user (a grader run as an ordinary user) would find it unreadable.
+    """
+    folder = os.environ.get(FOLDER)
+    if not folder:
+        return
+    mine = str(Path(folder) / "ipython")
+    if on and os.environ.get("IPYTHONDIR") != mine:
+        _BEFORE[:] = [os.environ.get("IPYTHONDIR")]
+        os.environ["IPYTHONDIR"] = mine
+    elif not on and os.environ.get("IPYTHONDIR") == mine:
+        before = _BEFORE[0] if _BEFORE else None
+        if before is None:
+            del os.environ["IPYTHONDIR"]
+        else:
+            os.environ["IPYTHONDIR"] = before
 
 
 def summary(folder: Path) -> str:
