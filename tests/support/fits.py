@@ -161,8 +161,12 @@ def _patch(folder: Path) -> None:
                 _log(folder, "given")
                 return history
             history = original(self, *args, **kwargs)
-            _keep(self, history, folder / key)
-            _log(folder, "trained")
+            try:
+                _keep(self, history, folder / key)
+            except (OSError, TypeError, ValueError):  # trained all the same; the next trains too
+                _log(folder, "unkept")
+            else:
+                _log(folder, "trained")
             return history
 
     keras.Model.fit = fit  # type: ignore[method-assign]
@@ -238,9 +242,12 @@ def _give(model: Any, entry: Path) -> Any:
     """The kept fit's result on `model`, and its History; None where it does not fit."""
     import keras
 
-    meta = json.loads((entry / "meta.json").read_text())
-    with np.load(entry / "arrays.npz", allow_pickle=False) as stored:
-        arrays = {name: stored[name] for name in stored.files}
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        with np.load(entry / "arrays.npz", allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError):
+        return None
     optimizer = model.optimizer
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
