@@ -72,11 +72,11 @@ def begin() -> Path | None:
     return folder
 
 
-_BEFORE: list[str | None] = []
+_OWN_IPYTHONDIR = os.environ.get("IPYTHONDIR")  # this process's own, put back by `use(False)`
 
 
 def use(on: bool) -> None:
-    """Start this process's next kernels with the run's IPython folder (`on`), or as before.
+    """Start this process's next kernels with the run's IPython folder (`on`), or with its own.
 
     Only for the tests' own kernels, which run as this user: the folder is this user's alone,
     and a process of another user (a grader run as an ordinary user) would find it unreadable.
@@ -85,15 +85,13 @@ def use(on: bool) -> None:
     if not folder:
         return
     mine = str(Path(folder) / "ipython")
-    if on and os.environ.get("IPYTHONDIR") != mine:
-        _BEFORE[:] = [os.environ.get("IPYTHONDIR")]
+    if on:
         os.environ["IPYTHONDIR"] = mine
-    elif not on and os.environ.get("IPYTHONDIR") == mine:
-        before = _BEFORE[0] if _BEFORE else None
-        if before is None:
+    elif os.environ.get("IPYTHONDIR") == mine:
+        if _OWN_IPYTHONDIR is None:
             del os.environ["IPYTHONDIR"]
         else:
-            os.environ["IPYTHONDIR"] = before
+            os.environ["IPYTHONDIR"] = _OWN_IPYTHONDIR
 
 
 def summary(folder: Path) -> str:
@@ -116,7 +114,7 @@ def start() -> None:
     if not os.environ.get(FOLDER) or os.environ.get("NBGRADER_EXECUTION") == "autograde":
         return
     random.seed(SEED)
-    np.random.seed(SEED % 2**32)
+    np.random.seed(SEED)
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -217,14 +215,14 @@ def _key(model: Any, args: tuple, kwargs: dict) -> str | None:
 
 
 def _keep(model: Any, history: Any, entry: Path) -> None:
-
-    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    weights = model.get_weights()
+    arrays = {f"w{i}": w for i, w in enumerate(weights)}
     variables = [v.numpy() for v in model.optimizer.variables]
     arrays.update({f"o{i}": v for i, v in enumerate(variables)})
     kind, keys, position, has_gauss, gauss = np.random.get_state()
     arrays["numpy"] = keys
     meta = {
-        "weights": len(model.get_weights()),
+        "weights": len(weights),
         "optimizer": len(variables),
         "history": history.history,
         "params": history.params,
