@@ -27,6 +27,7 @@ import symtable
 import sys
 from typing import Any
 
+from course_utils.grading import reuse
 from course_utils.grading.bridge import StudentKernel
 from course_utils.grading.values import NOTES, Models, decode, opaque
 from course_utils.grading.wire import Refused
@@ -147,6 +148,7 @@ def prepare(source: str, setup: dict[str, Any] | None = None) -> None:
     for name in list(names):
         if name not in hidden and not name.startswith("__"):
             del names[name]
+    reuse.new_test()  # no test holds the models given to earlier ones
     _notes.clear()
     wanted = sorted(student_names(source) - set(hidden))
     if not wanted:

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from course_utils.grading.configs import COMPILE_KEYS, check, keras_function
+from course_utils.grading.configs import COMPILE_KEYS, check, keras_function, parse
 from course_utils.grading.wire import Refused
 
 #: numbers a rebuilt model may hold: about 100 times the largest network of the course (the
@@ -84,6 +84,15 @@ def build_model(config: Any, max_parameters: int = MAX_PARAMETERS) -> Any:
     finally:
         global_state.set_global_attribute(PENDING, [])
     return model
+
+
+def build_described(text: Any, max_parameters: int = MAX_PARAMETERS) -> Any:
+    """`build_model` of the architecture the notebook's kernel described as `text` (a model's
+    ``to_json``), without its compile settings: they are checked, and used, on their own."""
+    config = parse(text, "the model")
+    if isinstance(config, dict):
+        config.pop("compile_config", None)
+    return build_model(config, max_parameters)
 
 
 def _compile_value(value: Any) -> Any:

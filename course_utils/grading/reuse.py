@@ -1,13 +1,22 @@
-"""Models the judge rebuilt, given again to a later test that reads the same model unchanged.
+"""Models the judge rebuilt, given again to later tests instead of rebuilding them.
 
 In the student's kernel every test reads the same ``model`` object. The judge fetches each
 test's names afresh (`course_utils.grading.judge`), so each test would rebuild the model from
-its description and trace its prediction again. Instead, the judge keeps the last models it
-rebuilt, by their architecture and compile settings as the notebook's kernel described them,
-and gives a later test the kept model when the weights the kernel now sends are equal to the
-kept model's own and nothing a test did since changed it: how it is compiled, which layers
-train, its optimiser's step count. Anything else is rebuilt from what the kernel sent. A judge
-serves one submission: nothing is kept from another.
+its description (about 0.1 s for the lab's) and trace its prediction again. Instead, the judge
+keeps the last models it rebuilt, by their architecture as the notebook's kernel described it:
+
+- `find`: a later test that reads the same model unchanged (the same compile settings, weights
+  equal to the kept model's own) is given the kept model, when nothing a test did since
+  changed it: its architecture as Keras describes it, how it is compiled, which layers train,
+  its optimiser's step count.
+- `reweigh`: a model of the same architecture with other weights (the notebook trained it), or
+  compiled since, is the kept model given the weights the kernel now sends (and compiled by
+  the caller), when no test holds the kept model any more: it was last given to an earlier
+  test (`new_test` starts each one) and that test left it unchanged. Compiled with other
+  settings than the kept model's, it is rebuilt.
+
+Anything else is rebuilt from what the kernel sent. A judge serves one submission: nothing is
+kept from another.
 
 A kept model also gives again a prediction it made (`remember_predictions`): the same images,
 arguments, weights and state give the same probabilities, and the lab's accuracy and confusion
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from course_utils.grading.wire import Answer, Refused
@@ -29,12 +39,36 @@ MAX_PREDICTIONS = 2
 #: the arguments of ``predict`` that change nothing it returns
 UNREAD = ("verbose",)
 
-_KEPT: dict[str, tuple[Any, str, list[str]]] = {}
+
+@dataclass
+class _Kept:
+    model: Any
+    state: str  # `_state` when kept
+    notes: list[str]  # what its rebuilding told the tests
+    compiled: str  # the compile settings it was rebuilt with (`_compiled`)
+    test: int  # the test it was last given to
 
 
-def _key(node: dict[str, Any]) -> str:
-    described = [node.get(name) for name in ("config", "compile", "compile_error")]
-    return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()
+#: kept models by their architecture (`_architecture`), the oldest first
+_KEPT: dict[str, _Kept] = {}
+_TESTS = [0]  # the number of the test being prepared
+
+
+def new_test() -> None:
+    """A new test begins: the models given to earlier tests are no longer held by one."""
+    _TESTS[0] += 1
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()
+
+
+def _architecture(node: dict[str, Any]) -> str:
+    return _digest(node.get("config"))
+
+
+def _compiled(node: dict[str, Any]) -> str:
+    return _digest([node.get(name) for name in ("compile", "compile_error")])
 
 
 def _state(model: Any) -> str:
@@ -46,6 +80,7 @@ def _state(model: Any) -> str:
     compiled = model.get_compile_config() if getattr(model, "compiled", False) else None
     return json.dumps(
         [
+            model.get_config(),
             compiled,
             [bool(layer.trainable) for layer in model.layers],
             bool(model.trainable),
@@ -56,13 +91,14 @@ def _state(model: Any) -> str:
     )
 
 
-def find(node: dict[str, Any], answer: Answer) -> tuple[Any, list[str]] | None:
-    """The kept model `node` describes, with the notes its rebuilding gave, when the weights in
-    `answer` are its own and nothing changed it since it was kept; None otherwise."""
-    kept = _KEPT.get(_key(node))
-    if kept is None:
-        return None
-    model, state, notes = kept
+def _unchanged(node: dict[str, Any]) -> _Kept | None:
+    """The kept model of `node`'s architecture, if no test changed it since it was kept."""
+    kept = _KEPT.get(_architecture(node))
+    return kept if kept is not None and _state(kept.model) == kept.state else None
+
+
+def _weights(model: Any, node: dict[str, Any], answer: Answer) -> list[Any] | None:
+    """The weights in `answer` for `node`, when they fit `model`'s variables; None otherwise."""
     files = node.get("weights")
     expected = [tuple(int(d) for d in w.shape) for w in model.weights]
     if not isinstance(files, list) or len(files) != len(expected):
@@ -70,16 +106,48 @@ def find(node: dict[str, Any], answer: Answer) -> tuple[Any, list[str]] | None:
     try:
         if [answer.shape(f) for f in files] != expected:
             return None
-        arrays = [answer.array(f) for f in files]
+        return [answer.array(f) for f in files]
     except Refused:  # rebuilt, and refused there with its reason
         return None
+
+
+def find(node: dict[str, Any], answer: Answer) -> tuple[Any, list[str]] | None:
+    """The kept model `node` describes, with the notes its rebuilding gave, when the weights in
+    `answer` are its own and nothing changed it since it was kept; None otherwise."""
     import numpy as np
 
-    if _state(model) != state:
+    kept = _unchanged(node)
+    if kept is None or kept.compiled != _compiled(node):
         return None
-    if not all(np.array_equal(a, w) for a, w in zip(arrays, model.get_weights(), strict=True)):
+    arrays = _weights(kept.model, node, answer)
+    if arrays is None:
         return None
-    return model, notes
+    pairs = zip(arrays, kept.model.get_weights(), strict=True)
+    if not all(np.array_equal(a, w) for a, w in pairs):
+        return None
+    kept.test = _TESTS[0]
+    return kept.model, kept.notes
+
+
+def reweigh(node: dict[str, Any], answer: Answer) -> Any:
+    """A kept model of `node`'s architecture that no test holds, given the weights in
+    `answer`, to be compiled as `node` says and kept again; None where there is none (kept
+    compiled otherwise, changed by a test, given to the test being prepared)."""
+    key = _architecture(node)
+    kept = _unchanged(node)
+    if kept is None or kept.test == _TESTS[0]:
+        return None
+    if kept.compiled != _compiled(node) and getattr(kept.model, "compiled", False):
+        return None
+    arrays = _weights(kept.model, node, answer)
+    if arrays is None:
+        return None
+    try:
+        kept.model.set_weights(arrays)
+    except ValueError:
+        return None
+    del _KEPT[key]
+    return kept.model
 
 
 def _prediction_key(model: Any, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -103,19 +171,42 @@ def _prediction_key(model: Any, x: Any, args: tuple[Any, ...], kwargs: dict[str,
     return digest.hexdigest()
 
 
+def _batch_by_batch(model: Any, predict: Any, traced: list[Any], *args: Any, **kwargs: Any) -> Any:
+    """`predict(*args, **kwargs)` one batch per call into the backend, whatever the model's
+    ``steps_per_execution``: the same numbers, traced once for any number of batches (Keras
+    traces its several-steps function again for each new count: about 0.4 s for the lab's
+    10,000 test images after its 6,000 validation images). `traced` keeps that one-step
+    function, and the model's state it was traced in: compiling again drops it, as Keras
+    drops its own."""
+    steps, function = getattr(model, "steps_per_execution", 1), model.predict_function
+    if type(steps) is not int or steps <= 1:
+        return predict(*args, **kwargs)
+    state = _state(model)
+    if traced[1] != state:
+        traced[:] = [None, state]
+    model.steps_per_execution, model.predict_function = 1, traced[0]
+    try:
+        return predict(*args, **kwargs)
+    finally:
+        traced[0] = model.predict_function
+        model.steps_per_execution, model.predict_function = steps, function
+
+
 def remember_predictions(model: Any) -> None:
     """Make `model.predict` return a copy of what it returned before for the same images and
-    arguments, while the model's weights and state are unchanged; predict anew otherwise."""
+    arguments, while the model's weights and state are unchanged; predict anew otherwise, one
+    batch per call (`_batch_by_batch`)."""
     import numpy as np
 
     predict = model.predict
     made: dict[str, Any] = {}
+    traced: list[Any] = [None, ""]  # the one-step function, and the state it was traced in
 
     def predict_once(x: Any, *args: Any, **kwargs: Any) -> Any:
         key = _prediction_key(model, x, args, kwargs)
         if key and key in made:
             return made[key].copy()
-        result = predict(x, *args, **kwargs)
+        result = _batch_by_batch(model, predict, traced, x, *args, **kwargs)
         if key and type(result) is np.ndarray:
             while len(made) >= MAX_PREDICTIONS:
                 del made[next(iter(made))]
@@ -127,8 +218,8 @@ def remember_predictions(model: Any) -> None:
 
 def keep(node: dict[str, Any], model: Any, notes: list[str]) -> None:
     """Keep `model`, rebuilt from `node` with `notes`, for later tests (the oldest makes room)."""
-    key = _key(node)
+    key = _architecture(node)
     _KEPT.pop(key, None)
     while len(_KEPT) >= MAX_KEPT:
         del _KEPT[next(iter(_KEPT))]
-    _KEPT[key] = (model, _state(model), list(notes))
+    _KEPT[key] = _Kept(model, _state(model), list(notes), _compiled(node), _TESTS[0])

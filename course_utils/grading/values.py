@@ -123,23 +123,23 @@ def rebuild_model(node: dict[str, Any], answer: Answer) -> Any:
     """A Keras model from its architecture, weights and compile settings, in safe mode.
 
     The architecture and the compile settings are checked by `course_utils.grading.configs`
-    before anything is built; the weight files must fit the model's variables. A model an
-    earlier test read, unchanged since, is the same model (`course_utils.grading.reuse`).
+    before anything is built; the weight files must fit the model's variables. A model kept
+    from an earlier test is given again, or given these weights (`course_utils.grading.reuse`).
     """
     kept = reuse.find(node, answer)
     if kept is not None:
         NOTES.extend(kept[1])
         return kept[0]
     notes = len(NOTES)
-    config = configs.parse(node.get("config"), "the model")
-    if isinstance(config, dict):  # compile settings are checked, and used, on their own
-        config.pop("compile_config", None)
+    model = reuse.reweigh(node, answer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = rebuild.build_model(config)
-        _set_weights(model, node.get("weights"), answer)
-        _compile(model, node)
-    reuse.remember_predictions(model)
+        if model is None:
+            model = rebuild.build_described(node.get("config"))
+            _set_weights(model, node.get("weights"), answer)
+            reuse.remember_predictions(model)
+        if not model.compiled:
+            _compile(model, node)
     reuse.keep(node, model, NOTES[notes:])
     return model
 

@@ -79,6 +79,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "grading.isolation",
             "grading.rebuild",
             "grading.reuse",
+            "grading.kernel_ready",
             "grading.configs",
             "grading.bridge",
             "grading.service_db",

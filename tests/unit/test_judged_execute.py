@@ -10,7 +10,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 
 from course_utils.grading.preprocessors import JudgedExecute
-from course_utils.grading.preprocessors.judged_execute import gradebook_tests
+from course_utils.grading.preprocessors.restore_tests import gradebook_tests
 from course_utils.grading.sandbox import Settings
 
 from .builders import empty_gradebook

@@ -12,6 +12,9 @@ itself makes that choice on its own.
 With `core_folder` set, the notebook waits for one of its grading process's cores
 (`cores.hold`) once its kernels are ready, and gives it back after its last cell: the notebook's
 time limit counts from when it has one.
+
+The kernel counts as started once it answered and its outputs are heard
+(`course_utils.grading.kernel_ready`), without Jupyter's fixed 0.2 s wait after that.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import time
 from typing import Any
 
 from jupyter_client import AsyncKernelClient, AsyncKernelManager, KernelManager
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_hook
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
@@ -29,6 +34,7 @@ from traitlets import Enum, Integer, Unicode
 
 from course_utils import settings
 from course_utils.grading import cores
+from course_utils.grading.kernel_ready import ready
 
 TEXT_TYPES = {"stream", "display_data", "execute_result", "update_display_data"}
 
@@ -112,6 +118,22 @@ class GuardedExecute(Execute):
             cores.let_go(self._core)
             self._core = None
         return done
+
+    async def async_start_new_kernel_client(self) -> AsyncKernelClient:
+        """nbclient's, with `kernel_ready.ready` in place of Jupyter's `wait_for_ready`."""
+        self.kc = self.km.client()
+        try:
+            self.kc.start_channels()
+            await ready(self.kc, self.startup_timeout)
+        except Exception as error:
+            self.log.error("The notebook's kernel did not start: %s", error)
+            await self._async_cleanup_kernel()
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def _take_a_core(self) -> None:
         """Wait for a core (once, before the first cell); the time limit counts from now."""

@@ -20,6 +20,7 @@ takes the next one.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -32,7 +33,6 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.api import Gradebook
 from traitlets import Dict, Integer, Unicode
 
 from course_utils import settings
@@ -43,7 +43,9 @@ from course_utils.grading.kernel_folders import (
     kernel_folder,
     uid_of,
 )
+from course_utils.grading.kernel_ready import ready
 from course_utils.grading.preprocessors.guarded_execute import GuardedExecute, error_output
+from course_utils.grading.preprocessors.restore_tests import gradebook_tests
 from course_utils.grading.sandbox import Settings, kernel_spec
 
 JUDGE_KERNEL = "course-kit-judge"
@@ -51,20 +53,6 @@ JUDGE_KERNEL = "course-kit-judge"
 JUDGE_START = "import course_utils.grading.judge as j\nj.import_keras()\ndel j\nimport keras, numpy"
 #: judges started for one notebook at most (each break costs one test and starts a new one)
 MAX_JUDGES = 8
-
-
-def gradebook_tests(resources: ResourcesDict) -> dict[str, str]:
-    """The notebook's autograded test cells in the gradebook: grade id -> source."""
-    info = resources["nbgrader"]
-    with Gradebook(info["db_url"]) as gradebook:
-        notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
-        sources = {cell.name: cell for cell in notebook.source_cells}
-        answers = {cell.name for cell in notebook.solution_cells}  # graded, but the student's
-        return {
-            cell.name: sources[cell.name].source
-            for cell in notebook.grade_cells
-            if cell.cell_type == "code" and cell.name in sources and cell.name not in answers
-        }
 
 
 class JudgedExecute(GuardedExecute):
@@ -165,15 +153,22 @@ class JudgedExecute(GuardedExecute):
         # Imports overlap with the student's first cells; replies are matched by message id.
         self._judge_kc.execute(JUDGE_START, silent=True)
 
-    def _stop_judge(self) -> None:
-        if self._judge_kc is not None:
-            self._judge_kc.stop_channels()
-        if self._judge_km is not None:
+    async def _async_stop_judge(self) -> None:
+        km, kc = self._judge_km, self._judge_kc
+        self._judge_km = self._judge_kc = None
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
             try:
-                run_sync(self._judge_km.shutdown_kernel)(now=True)
+                await km.shutdown_kernel(now=True)
             except Exception:  # noqa: BLE001 (already gone)
                 pass
-        self._judge_km = self._judge_kc = None
+
+    _stop_judge = run_sync(_async_stop_judge)
+
+    async def _async_cleanup_kernel(self) -> None:
+        """Stop the student's kernel and the judge at once (each stop waits for its end)."""
+        await asyncio.gather(super()._async_cleanup_kernel(), self._async_stop_judge())
 
     def _bridge(self, student: AsyncKernelManager) -> dict[str, Any]:
         """The judge's first request: how to reach the student's kernel, the bridge's folders."""
@@ -215,7 +210,7 @@ class JudgedExecute(GuardedExecute):
         if kc is None:
             raise RuntimeError("the judge is not running")
         if not self._judge_ready:
-            run_sync(kc.wait_for_ready)(timeout=self.startup_timeout)
+            run_sync(ready)(kc, self.startup_timeout)
             setup = self._bridge(student)
             self._judge_ready = True
         code = (

@@ -28,6 +28,20 @@ def _grade_id(cell: NotebookNode) -> str | None:
     return grade_id
 
 
+def gradebook_tests(resources: ResourcesDict) -> dict[str, str]:
+    """The notebook's autograded test cells in the gradebook: grade id -> source."""
+    info = resources["nbgrader"]
+    with Gradebook(info["db_url"]) as gradebook:
+        notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
+        sources = {cell.name: cell for cell in notebook.source_cells}
+        answers = {cell.name for cell in notebook.solution_cells}  # graded, but the student's
+        return {
+            cell.name: sources[cell.name].source
+            for cell in notebook.grade_cells
+            if cell.cell_type == "code" and cell.name in sources and cell.name not in answers
+        }
+
+
 class RestoreTests(NbGraderPreprocessor):
     """Put every autograded test cell back, from the gradebook, in the instructor's place."""
 
