@@ -18,7 +18,9 @@ workers, and 2 Dask workers of 1 core each (a LocalCluster): submissions per min
 Part "judge": the kit's grader with the judge (test cells in a kernel of their own) against
 without it (``--no-judge``: test cells in the student's kernel), on the same lab and quiz
 classes, one worker, at the grading length: wall and CPU time per submission, each side's
-median over ``--rounds`` rounds (3) whose order alternates (off first, then on first).
+median over ``--rounds`` rounds (4) whose order alternates (off first, then on first): an even
+number of rounds grades each order as often, so that what a class pays for coming first or
+second weighs on both sides alike.
 
 Part "sandbox": the same, with every kernel in the sandbox (namespaces, control group: the
 grader's default) against without it (``--no-isolation``).
@@ -515,7 +517,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds for part lab (default 5)")
     parser.add_argument("--xla", action="store_true", help="part quiz: also with XLA")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="parts judge and sandbox: rounds (default 3)"
+        "--rounds", type=int, default=4, help="parts judge and sandbox: rounds (default 4)"
     )
     parser.add_argument(
         "--class-size", type=int, default=200, help="submissions in part class (default 200)"
