@@ -3,13 +3,14 @@
 In the student's kernel every test reads the same ``model`` object. The judge fetches each
 test's names afresh (`course_utils.grading.judge`), so each test would rebuild the model from
 its description (about 0.1 s for the lab's) and trace its prediction again. Instead, the judge
-keeps the last models it rebuilt, by their architecture as the notebook's kernel described it:
+keeps the last models it rebuilt, by their architecture as the notebook's kernel described it
+(`take`):
 
-- `find`: a later test that reads the same model unchanged (the same compile settings, weights
+- a later test that reads the same model unchanged (the same compile settings, weights
   equal to the kept model's own) is given the kept model, when nothing a test did since
   changed it: its architecture as Keras describes it, how it is compiled, which layers train,
   its optimiser's step count.
-- `reweigh`: a model of the same architecture with other weights (the notebook trained it), or
+- a model of the same architecture with other weights (the notebook trained it), or
   compiled since, is the kept model given the weights the kernel now sends (and compiled by
   the caller), when no test holds the kept model any more: it was last given to an earlier
   test (`new_test` starts each one) and that test left it unchanged. Compiled with other
@@ -91,12 +92,6 @@ def _state(model: Any) -> str:
     )
 
 
-def _unchanged(node: dict[str, Any]) -> _Kept | None:
-    """The kept model of `node`'s architecture, if no test changed it since it was kept."""
-    kept = _KEPT.get(_architecture(node))
-    return kept if kept is not None and _state(kept.model) == kept.state else None
-
-
 def _weights(model: Any, node: dict[str, Any], answer: Answer) -> list[Any] | None:
     """The weights in `answer` for `node`, when they fit `model`'s variables; None otherwise."""
     files = node.get("weights")
@@ -111,49 +106,49 @@ def _weights(model: Any, node: dict[str, Any], answer: Answer) -> list[Any] | No
         return None
 
 
-def find(node: dict[str, Any], answer: Answer) -> tuple[Any, list[str]] | None:
-    """The kept model `node` describes, with the notes its rebuilding gave, when the weights in
-    `answer` are its own and nothing changed it since it was kept; None otherwise."""
+def take(node: dict[str, Any], answer: Answer) -> tuple[Any, list[str] | None]:
+    """The kept model of `node`'s architecture, when it may stand for the model `node` and
+    `answer` describe, and nothing a test did changed it since it was kept:
+
+    - (the model, the notes its rebuilding gave): its weights and compile settings are the ones
+      described (the first case above);
+    - (the model given the weights in `answer`, None): no test holds it, and it is compiled as
+      described, or not yet (the second): the caller compiles it as described and keeps it;
+    - (None, None): there is none; the model is rebuilt.
+    """
     import numpy as np
 
-    kept = _unchanged(node)
-    if kept is None or kept.compiled != _compiled(node):
-        return None
-    arrays = _weights(kept.model, node, answer)
-    if arrays is None:
-        return None
-    pairs = zip(arrays, kept.model.get_weights(), strict=True)
-    if not all(np.array_equal(a, w) for a, w in pairs):
-        return None
-    kept.test = _TESTS[0]
-    return kept.model, kept.notes
-
-
-def reweigh(node: dict[str, Any], answer: Answer) -> Any:
-    """A kept model of `node`'s architecture that no test holds, given the weights in
-    `answer`, to be compiled as `node` says and kept again; None where there is none (kept
-    compiled otherwise, changed by a test, given to the test being prepared)."""
     key = _architecture(node)
-    kept = _unchanged(node)
-    if kept is None or kept.test == _TESTS[0]:
-        return None
-    if kept.compiled != _compiled(node) and getattr(kept.model, "compiled", False):
-        return None
+    kept = _KEPT.get(key)
+    if kept is None or _state(kept.model) != kept.state:
+        return None, None
+    same_compile, free = kept.compiled == _compiled(node), kept.test != _TESTS[0]
+    if not same_compile and (not free or getattr(kept.model, "compiled", False)):
+        return None, None
     arrays = _weights(kept.model, node, answer)
     if arrays is None:
-        return None
+        return None, None
+    pairs = zip(arrays, kept.model.get_weights(), strict=True)
+    if same_compile and all(np.array_equal(a, w) for a, w in pairs):
+        kept.test = _TESTS[0]
+        return kept.model, kept.notes
+    if not free:
+        return None, None
     try:
         kept.model.set_weights(arrays)
     except ValueError:
-        return None
+        return None, None
     del _KEPT[key]
-    return kept.model
+    return kept.model, None
 
 
-def _prediction_key(model: Any, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def _prediction_key(
+    model: Any, state: str, x: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str:
     """What a prediction depends on, as a digest: the images' bytes, type and shape, the other
-    arguments, the model's weights and state. Empty where that cannot be said for sure (inputs
-    not one NumPy array of numbers, arguments other than numbers, text, booleans and None)."""
+    arguments, the model's weights and `state` (`_state`). Empty where that cannot be said for
+    sure (inputs not one NumPy array of numbers, arguments other than numbers, text, booleans
+    and None)."""
     import numpy as np
 
     simple = (int, float, str, bool, type(None))
@@ -167,21 +162,22 @@ def _prediction_key(model: Any, x: Any, args: tuple[Any, ...], kwargs: dict[str,
     digest.update(np.ascontiguousarray(x).data.cast("B"))
     for weight in model.get_weights():
         digest.update(np.ascontiguousarray(weight).data.cast("B"))
-    digest.update(_state(model).encode())
+    digest.update(state.encode())
     return digest.hexdigest()
 
 
-def _batch_by_batch(model: Any, predict: Any, traced: list[Any], *args: Any, **kwargs: Any) -> Any:
+def _batch_by_batch(
+    model: Any, state: str, predict: Any, traced: list[Any], *args: Any, **kwargs: Any
+) -> Any:
     """`predict(*args, **kwargs)` one batch per call into the backend, whatever the model's
     ``steps_per_execution``: the same numbers, traced once for any number of batches (Keras
     traces its several-steps function again for each new count: about 0.4 s for the lab's
     10,000 test images after its 6,000 validation images). `traced` keeps that one-step
-    function, and the model's state it was traced in: compiling again drops it, as Keras
+    function, and the model's `state` it was traced in: compiling again drops it, as Keras
     drops its own."""
     steps, function = getattr(model, "steps_per_execution", 1), model.predict_function
     if type(steps) is not int or steps <= 1:
         return predict(*args, **kwargs)
-    state = _state(model)
     if traced[1] != state:
         traced[:] = [None, state]
     model.steps_per_execution, model.predict_function = 1, traced[0]
@@ -203,10 +199,11 @@ def remember_predictions(model: Any) -> None:
     traced: list[Any] = [None, ""]  # the one-step function, and the state it was traced in
 
     def predict_once(x: Any, *args: Any, **kwargs: Any) -> Any:
-        key = _prediction_key(model, x, args, kwargs)
+        state = _state(model)
+        key = _prediction_key(model, state, x, args, kwargs)
         if key and key in made:
             return made[key].copy()
-        result = _batch_by_batch(model, predict, traced, x, *args, **kwargs)
+        result = _batch_by_batch(model, state, predict, traced, x, *args, **kwargs)
         if key and type(result) is np.ndarray:
             while len(made) >= MAX_PREDICTIONS:
                 del made[next(iter(made))]

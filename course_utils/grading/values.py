@@ -126,12 +126,11 @@ def rebuild_model(node: dict[str, Any], answer: Answer) -> Any:
     before anything is built; the weight files must fit the model's variables. A model kept
     from an earlier test is given again, or given these weights (`course_utils.grading.reuse`).
     """
-    kept = reuse.find(node, answer)
-    if kept is not None:
-        NOTES.extend(kept[1])
-        return kept[0]
+    model, kept_notes = reuse.take(node, answer)  # (None, None): none kept, rebuilt here
+    if kept_notes is not None:
+        NOTES.extend(kept_notes)
+        return model
     notes = len(NOTES)
-    model = reuse.reweigh(node, answer)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if model is None:
